@@ -1,0 +1,181 @@
+"""Command line: parse options, call one function, print where the results went."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from quakeslide.errors import InputError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+
+def one_line_errors(command: Callable) -> Callable:
+    """Report bad input as one line on stderr with exit code 2, not a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except InputError as err:
+            typer.secho(f"error: {err}", err=True, fg="red")
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def quiet_libraries() -> None:
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*Dataset is not georeferenced.*")
+
+
+@app.command()
+@one_line_errors
+def models(size: Annotated[int, typer.Option(help="input side for GMACs")] = 256) -> None:
+    """Table of the architectures: our parameter counts, the paper's, GMACs."""
+    from quakeslide.models.complexity import PARAMETER_NOTE, models_table
+
+    typer.echo(f"{'architecture':<12} {'params':>12} {'paper':>8} {f'GMACs@{size}':>12}")
+    for row in models_table(size):
+        typer.echo(
+            f"{row['architecture']:<12} {row['params_m']:>10.2f} M {row['paper_params_m']:>6.1f} M"
+            f" {row['gmacs']:>12.2f}"
+        )
+    typer.echo("\n" + PARAMETER_NOTE)
+
+
+@app.command()
+@one_line_errors
+def synth(
+    out: Annotated[Path, typer.Option(help="output folder")],
+    name: Annotated[str, typer.Option(help="scene name (file stem)")] = "scene",
+    size: Annotated[int, typer.Option(help="scene side in pixels")] = 2048,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Write a synthetic post-earthquake scene: GeoTIFF, truth mask, GeoPackage, Labelme JSON."""
+    from quakeslide.data.synthetic import SceneSpec, make_scene
+
+    scene = make_scene(out, name, SceneSpec(height=size, width=size, seed=seed))
+    typer.echo(f"{scene.n_landslides} landslides ({scene.landslide_fraction:.1%} of pixels)")
+    for path in (scene.image_path, scene.mask_path, scene.polygons_path, scene.labelme_path):
+        typer.echo(f"  {path}")
+
+
+@app.command()
+@one_line_errors
+def tile(
+    scene: Annotated[Path, typer.Argument(help="GeoTIFF scene")],
+    labels: Annotated[Path, typer.Option(help="landslide polygons (GeoPackage, Shapefile, ...)")],
+    out: Annotated[Path, typer.Option(help="dataset folder to create")],
+    size: Annotated[int, typer.Option(help="tile side in pixels")] = 256,
+    stride: Annotated[int | None, typer.Option(help="default: the tile size")] = None,
+) -> None:
+    """Cut a scene and its landslide polygons into a dataset of image / mask tiles."""
+    from quakeslide.data.tiling import tile_scene
+
+    result = tile_scene(scene, labels, out, size, stride)
+    typer.echo(
+        f"{result.tiles} tiles ({result.landslide_tiles} with landslides) in {result.dataset}"
+    )
+
+
+@app.command()
+@one_line_errors
+def train(
+    dataset: Annotated[Path, typer.Argument(help="dataset folder (images/, masks/)")],
+    out: Annotated[Path, typer.Option(help="run folder")],
+    model: Annotated[str, typer.Option(help="linknet or unet")] = "linknet",
+    epochs: Annotated[int, typer.Option()] = 90,
+    batch_size: Annotated[int, typer.Option()] = 5,
+    lr: Annotated[float, typer.Option()] = 1e-3,
+    seed: Annotated[int, typer.Option()] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+    precision: Annotated[str, typer.Option(help="auto, 32-true, bf16-mixed, 16-mixed")] = "auto",
+    train_split: Annotated[str | None, typer.Option(help="e.g. train (reads train.txt)")] = None,
+    val_split: Annotated[str | None, typer.Option(help="e.g. val (reads val.txt)")] = None,
+) -> None:
+    """Train a model with the paper's settings (cross-entropy, Adam 1e-3, StepLR 30, batch 5)."""
+    from quakeslide.config import TrainConfig
+    from quakeslide.training.fit import train as run_training
+
+    quiet_libraries()
+    config = TrainConfig(
+        model=model,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        device=device,
+        precision=precision,
+        train_split=train_split,
+        val_split=val_split,
+    )
+    result = run_training(dataset, out, config)
+    typer.echo(f"best validation F1 {result.summary['best_val_f1']:.3f}")
+    typer.echo(f"run folder: {result.run}\nbest checkpoint: {result.best_checkpoint}")
+
+
+@app.command()
+@one_line_errors
+def predict(
+    checkpoint: Annotated[Path, typer.Argument(help="trained checkpoint (.ckpt)")],
+    scenes: Annotated[list[Path], typer.Argument(help="scene GeoTIFF(s)")],
+    out: Annotated[Path, typer.Option(help="output folder")],
+    threshold: Annotated[float, typer.Option()] = 0.5,
+    min_area: Annotated[float, typer.Option(help="drop polygons smaller than this (m2)")] = 0.0,
+    tile: Annotated[int, typer.Option(help="window side in pixels")] = 256,
+    batch_size: Annotated[int, typer.Option()] = 8,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+    precision: Annotated[str, typer.Option(help="auto, 32-true, bf16-mixed, 16-mixed")] = "auto",
+) -> None:
+    """Map landslides over whole scenes: probability / mask GeoTIFFs, polygons, summary."""
+    from quakeslide.device import configure_cpu_threads, plan_compute
+    from quakeslide.inference.predict import predict_scene
+    from quakeslide.training.module import load_net
+
+    plan = plan_compute(device, precision)
+    configure_cpu_threads()
+    net, _ = load_net(checkpoint)
+    for scene in scenes:
+        outputs = predict_scene(
+            net,
+            scene,
+            out,
+            plan,
+            threshold=threshold,
+            min_area_m2=min_area,
+            tile=tile,
+            batch_size=batch_size,
+        )
+        typer.echo(f"{scene.name}:")
+        for path in outputs.__dict__.values():
+            typer.echo(f"  {path}")
+
+
+@app.command()
+@one_line_errors
+def demo(
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("quakeslide-demo"),
+    epochs: Annotated[int, typer.Option()] = 0,
+    precision: Annotated[str, typer.Option(help="auto, 32-true, bf16-mixed")] = "auto",
+) -> None:
+    """Synthetic scenes -> tiles -> LinkNet -> whole-scene map of the test scene, scored."""
+    from quakeslide.demo import DemoSettings, run_demo
+
+    quiet_libraries()
+    settings = DemoSettings(precision=precision)
+    if epochs:
+        settings = DemoSettings(precision=precision, epochs=epochs)
+    run_demo(out, settings, echo=typer.echo)
+
+
+def main() -> None:
+    app()

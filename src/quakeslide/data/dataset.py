@@ -1,0 +1,94 @@
+"""torch Dataset over a dataset folder (images/<stem>.*, masks/<stem>.png)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from quakeslide.errors import InputError
+
+IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+IGNORE_INDEX = 255
+
+
+def list_stems(dataset: Path, split: str | None = None) -> list[str]:
+    """Stems of a dataset: from `<split>.txt` when given, else every image with a mask."""
+    dataset = Path(dataset)
+    if split is not None:
+        split_file = dataset / f"{split}.txt"
+        if not split_file.exists():
+            raise InputError(f"{split_file}: split list not found")
+        return [s.strip() for s in split_file.read_text().splitlines() if s.strip()]
+    masks = {p.stem for p in (dataset / "masks").glob("*.png")}
+    stems = sorted(
+        p.stem
+        for p in (dataset / "images").iterdir()
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.stem in masks
+    )
+    if not stems:
+        raise InputError(f"{dataset}: no image with a matching mask under images/ and masks/")
+    return stems
+
+
+def read_image(path: Path) -> np.ndarray:
+    """(bands, H, W) uint8 array of an image tile of any supported format."""
+    if path.suffix.lower() in (".tif", ".tiff"):
+        with rasterio.open(path) as src:
+            return src.read()
+    return np.asarray(Image.open(path).convert("RGB")).transpose(2, 0, 1).copy()
+
+
+def find_image(dataset: Path, stem: str) -> Path:
+    for suffix in IMAGE_SUFFIXES:
+        path = dataset / "images" / f"{stem}{suffix}"
+        if path.exists():
+            return path
+    raise InputError(f"{dataset}/images: no image for tile {stem!r}")
+
+
+class TileDataset(Dataset):
+    """Tiles held in memory as uint8; yields (float image in [0, 1], long mask).
+
+    With `augment`, each draw gets a random flip and 90-degree rotation applied to image
+    and mask alike (the cheap, exact part of the paper's augmentation).
+    """
+
+    def __init__(self, dataset: Path, stems: list[str], augment: bool = False, seed: int = 0):
+        dataset = Path(dataset)
+        self.stems = list(stems)
+        self.images = [read_image(find_image(dataset, s)) for s in self.stems]
+        self.masks = [np.array(Image.open(dataset / "masks" / f"{s}.png")) for s in self.stems]
+        self.augment = augment
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.stems)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image, mask = self.images[index], self.masks[index]
+        if self.augment:
+            k = int(self.rng.integers(4))
+            image, mask = np.rot90(image, k, axes=(1, 2)), np.rot90(mask, k)
+            if self.rng.random() < 0.5:
+                image, mask = image[:, :, ::-1], mask[:, ::-1]
+        image_t = torch.from_numpy(np.ascontiguousarray(image)).float().div_(255.0)
+        return image_t, torch.from_numpy(np.ascontiguousarray(mask)).long()
+
+    def channel_stats(self) -> tuple[list[float], list[float]]:
+        """Per-band mean and std of the images, in [0, 1] units, for input normalisation."""
+        total = np.zeros(self.images[0].shape[0])
+        total_sq = np.zeros_like(total)
+        count = 0
+        for image in self.images:
+            flat = image.reshape(image.shape[0], -1).astype(np.float64) / 255.0
+            total += flat.sum(axis=1)
+            total_sq += (flat**2).sum(axis=1)
+            count += flat.shape[1]
+        mean = total / count
+        std = np.sqrt(np.maximum(total_sq / count - mean**2, 1e-6))
+        return mean.tolist(), std.tolist()

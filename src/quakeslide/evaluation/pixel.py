@@ -1,0 +1,71 @@
+"""Pixel-level confusion counts and the paper's metrics for the landslide class."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+IGNORE_INDEX = 255
+
+
+@dataclass(frozen=True)
+class Confusion:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    @classmethod
+    def from_arrays(cls, predicted: np.ndarray, truth: np.ndarray) -> Confusion:
+        """Counts over pixels where truth is not ignore (255); landslide = 1."""
+        valid = truth != IGNORE_INDEX
+        pred = predicted[valid].astype(bool)
+        true = truth[valid] == 1
+        return cls(
+            tp=int(np.count_nonzero(pred & true)),
+            fp=int(np.count_nonzero(pred & ~true)),
+            fn=int(np.count_nonzero(~pred & true)),
+            tn=int(np.count_nonzero(~pred & ~true)),
+        )
+
+    def __add__(self, other: Confusion) -> Confusion:
+        return Confusion(*(a + b for a, b in zip(self.counts(), other.counts(), strict=True)))
+
+    def counts(self) -> tuple[int, int, int, int]:
+        return self.tp, self.fp, self.fn, self.tn
+
+    @property
+    def precision(self) -> float:
+        return _ratio(self.tp, self.tp + self.fp)
+
+    @property
+    def recall(self) -> float:
+        return _ratio(self.tp, self.tp + self.fn)
+
+    @property
+    def f1(self) -> float:
+        return _ratio(2 * self.tp, 2 * self.tp + self.fp + self.fn)
+
+    @property
+    def iou(self) -> float:
+        return _ratio(self.tp, self.tp + self.fp + self.fn)
+
+    @property
+    def accuracy(self) -> float:
+        return _ratio(self.tp + self.tn, sum(self.counts()))
+
+    def metrics(self) -> dict[str, float | int]:
+        return {
+            "precision": self.precision,
+            "recall": self.recall,
+            "f1": self.f1,
+            "iou": self.iou,
+            "accuracy": self.accuracy,
+            **asdict(self),
+        }
+
+
+def _ratio(numerator: int, denominator: int) -> float:
+    """0 when the denominator is 0: no prediction and no truth scores nothing, not NaN."""
+    return numerator / denominator if denominator else 0.0

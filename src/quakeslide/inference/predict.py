@@ -1,0 +1,112 @@
+"""Whole-scene prediction: probability and mask GeoTIFFs, landslide polygons, summary."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.windows import Window
+
+from quakeslide.device import ComputePlan
+from quakeslide.errors import InputError
+from quakeslide.inference.sliding import landslide_probability, predict_rows
+from quakeslide.io.raster import atomic_path, geotiff_profile, open_scene
+from quakeslide.io.vectors import Landslide, polygonize, write_landslides
+from quakeslide.reporting.quicklook import write_quicklook
+
+MASK_NODATA = 255
+AREA_CLASSES_M2 = {"small": (0.0, 500.0), "medium": (500.0, 5000.0), "large": (5000.0, np.inf)}
+
+
+@dataclass(frozen=True)
+class PredictionOutputs:
+    probability: Path
+    mask: Path
+    landslides: Path
+    summary: Path
+    quicklook: Path
+
+
+def predict_scene(
+    net,
+    scene: Path,
+    out_dir: Path,
+    plan: ComputePlan,
+    threshold: float = 0.5,
+    min_area_m2: float = 0.0,
+    tile: int = 256,
+    overlap: int | None = None,
+    batch_size: int = 8,
+) -> PredictionOutputs:
+    """Map landslides over a whole scene; outputs share the scene's CRS and transform."""
+    scene, out_dir = Path(scene), Path(out_dir)
+    overlap = tile // 4 if overlap is None else overlap
+    stem = scene.stem
+    outputs = PredictionOutputs(
+        *(
+            out_dir / f"{stem}_{suffix}"
+            for suffix in (
+                "prob.tif",
+                "mask.tif",
+                "landslides.gpkg",
+                "summary.json",
+                "quicklook.png",
+            )
+        )
+    )
+    bands = int(net.mean.shape[1])
+    with open_scene(scene) as src:
+        if src.count != bands:
+            raise InputError(f"{scene}: has {src.count} bands, the model expects {bands}")
+        profile = src.profile
+        with contextlib.ExitStack() as stack:
+            prob_tmp = stack.enter_context(atomic_path(outputs.probability))
+            mask_tmp = stack.enter_context(atomic_path(outputs.mask))
+            prob_dst = stack.enter_context(
+                rasterio.open(prob_tmp, "w", **geotiff_profile(profile, 1, "uint8", None))
+            )
+            mask_dst = stack.enter_context(
+                rasterio.open(mask_tmp, "w", **geotiff_profile(profile, 1, "uint8", MASK_NODATA))
+            )
+            predict = landslide_probability(net, plan)
+            for band in predict_rows(src, predict, tile, overlap, batch_size):
+                window = Window(0, band.row, src.width, band.probability.shape[0])
+                prob_dst.write(np.round(band.probability * 255).astype(np.uint8), 1, window=window)
+                mask_dst.write((band.probability >= threshold).astype(np.uint8), 1, window=window)
+            prob_dst.build_overviews([2, 4, 8, 16], Resampling.average)
+            mask_dst.build_overviews([2, 4, 8, 16], Resampling.nearest)
+        crs, transform = src.crs, src.transform
+    with rasterio.open(outputs.mask) as m, rasterio.open(outputs.probability) as p:
+        landslides = polygonize(m.read(1) == 1, p.read(1) / 255.0, transform, crs, min_area_m2)
+    write_landslides(outputs.landslides, landslides, crs)
+    summary = inventory_summary(scene, landslides, threshold, plan)
+    with atomic_path(outputs.summary) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2))
+    write_quicklook(scene, landslides, outputs.quicklook)
+    return outputs
+
+
+def inventory_summary(
+    scene: Path, landslides: list[Landslide], threshold: float, plan: ComputePlan
+) -> dict:
+    areas = np.array([ls.area_m2 for ls in landslides])
+    classes = {
+        name: int(np.count_nonzero((areas >= lo) & (areas < hi)))
+        for name, (lo, hi) in AREA_CLASSES_M2.items()
+    }
+    return {
+        "scene": str(scene),
+        "count": len(landslides),
+        "total_area_m2": float(areas.sum()) if len(areas) else 0.0,
+        "largest_area_m2": float(areas.max()) if len(areas) else 0.0,
+        "area_classes_m2": {k: list(v) for k, v in AREA_CLASSES_M2.items()},
+        "area_histogram": classes,
+        "threshold": threshold,
+        "device": plan.device,
+        "precision": plan.precision,
+    }

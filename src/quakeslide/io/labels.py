@@ -1,0 +1,61 @@
+"""Landslide labels -> mask arrays for raster windows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyogrio.raw
+import shapely
+from rasterio.crs import CRS
+from rasterio.features import rasterize
+from rasterio.warp import transform_geom
+from rasterio.windows import Window
+from rasterio.windows import transform as window_transform
+
+from quakeslide.errors import InputError
+
+
+class PolygonLabels:
+    """Landslide polygons in a scene's CRS, indexed for fast per-window rasterisation."""
+
+    def __init__(self, polygons: list[shapely.Geometry]):
+        self.polygons = [p for p in polygons if not p.is_empty]
+        self._tree = shapely.STRtree(self.polygons)
+
+    def __len__(self) -> int:
+        return len(self.polygons)
+
+    def mask(self, window: Window, scene_transform) -> np.ndarray:
+        """uint8 mask (1 = landslide) of `window`; all_touched=False like GDAL's default."""
+        shape = (int(window.height), int(window.width))
+        transform = window_transform(window, scene_transform)
+        x0, y0 = transform * (0, 0)
+        x1, y1 = transform * (shape[1], shape[0])
+        hits = self._tree.query(shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+        if len(hits) == 0:
+            return np.zeros(shape, np.uint8)
+        shapes = [(self.polygons[i], 1) for i in hits]
+        return rasterize(shapes, out_shape=shape, transform=transform, fill=0, dtype="uint8")
+
+
+def read_vector_labels(path: Path, scene_crs: CRS | None) -> PolygonLabels:
+    """Read polygons from a GeoPackage / Shapefile / GeoJSON, reprojected to the scene CRS."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: label file not found")
+    try:
+        meta, _, geometries, _ = pyogrio.raw.read(path, read_geometry=True)
+    except Exception as err:  # pyogrio raises several error types for unreadable files
+        raise InputError(f"{path}: not a readable vector file ({err})") from err
+    polygons = [shapely.from_wkb(g) for g in geometries if g is not None]
+    label_crs = CRS.from_user_input(meta["crs"]) if meta.get("crs") else None
+    if scene_crs is not None and label_crs is None:
+        raise InputError(f"{path}: the vector file has no CRS but the scene has one")
+    if scene_crs is not None and label_crs != scene_crs:
+        polygons = [
+            shapely.geometry.shape(transform_geom(label_crs, scene_crs, p.__geo_interface__))
+            for p in polygons
+        ]
+    polygons = [shapely.make_valid(p) if not p.is_valid else p for p in polygons]
+    return PolygonLabels(polygons)

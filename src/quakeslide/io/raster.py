@@ -1,0 +1,97 @@
+"""Raster I/O: opening scenes, iterating windows, atomic GeoTIFF writes. No torch here."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.io import DatasetReader
+from rasterio.windows import Window
+
+from quakeslide.errors import InputError
+
+
+def open_scene(path: Path) -> DatasetReader:
+    """Open a raster, turning rasterio's errors into one-line messages naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    try:
+        return rasterio.open(path)
+    except rasterio.errors.RasterioIOError as err:
+        raise InputError(f"{path}: not a readable raster ({err})") from err
+
+
+@contextlib.contextmanager
+def atomic_path(final: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `final`; rename it into place only if the block succeeds.
+
+    A killed or failing writer therefore never leaves a file under the final name.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=final.suffix, dir=final.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp.unlink()
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def geotiff_profile(reference: dict, count: int, dtype: str, nodata: float | None) -> dict:
+    """Tiled, compressed GeoTIFF profile on the grid (crs, transform, size) of `reference`."""
+    profile = {
+        "driver": "GTiff",
+        "height": reference["height"],
+        "width": reference["width"],
+        "count": count,
+        "dtype": dtype,
+        "crs": reference.get("crs"),
+        "transform": reference.get("transform"),
+        "nodata": nodata,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "compress": "deflate",
+        "interleave": "band" if count == 1 else "pixel",
+    }
+    if reference["width"] < 256 or reference["height"] < 256:
+        profile.update(tiled=False, blockxsize=None, blockysize=None)
+        profile = {k: v for k, v in profile.items() if v is not None}
+    return profile
+
+
+def write_array(
+    path: Path, array: np.ndarray, reference: dict, nodata: float | None = None
+) -> Path:
+    """Write a (bands, H, W) or (H, W) array as a GeoTIFF on the reference grid, atomically."""
+    bands = array[None] if array.ndim == 2 else array
+    profile = geotiff_profile(reference, bands.shape[0], str(bands.dtype), nodata)
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(bands)
+    return Path(path)
+
+
+def grid_windows(height: int, width: int, size: int, stride: int) -> Iterator[Window]:
+    """Windows of `size` at `stride` covering the whole grid; the last ones end at the edge."""
+    for row in _starts(height, size, stride):
+        for col in _starts(width, size, stride):
+            yield Window(col, row, min(size, width - col), min(size, height - row))
+
+
+def _starts(length: int, size: int, stride: int) -> list[int]:
+    if length <= size:
+        return [0]
+    starts = list(range(0, length - size + 1, stride))
+    if starts[-1] + size < length:
+        starts.append(length - size)
+    return starts

@@ -1,0 +1,33 @@
+"""Base class for segmentation networks that accept inputs of any spatial size."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SegmentationNet(nn.Module):
+    """A network mapping (N, C, H, W) images to (N, num_classes, H, W) logits.
+
+    Encoder-decoder networks only reproduce the input size when H and W are multiples of
+    their total down-sampling factor. ``forward`` pads other sizes up to the next multiple
+    and crops the logits back, so callers never have to care.
+    """
+
+    size_multiple: int = 1
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for an input whose H and W are multiples of ``size_multiple``."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        height, width = x.shape[-2:]
+        pad_h = -height % self.size_multiple
+        pad_w = -width % self.size_multiple
+        if pad_h == 0 and pad_w == 0:
+            return self.forward_features(x)
+        # Reflect padding needs the pad to be smaller than the padded dimension.
+        mode = "reflect" if pad_h < height and pad_w < width else "replicate"
+        padded = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+        return self.forward_features(padded)[..., :height, :width]
