@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import textwrap
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -17,14 +18,18 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 
 def one_line_errors(command: Callable) -> Callable:
-    """Report bad input as one line on stderr with exit code 2, not a traceback."""
+    """Report bad input as one line on stderr with exit code 2, not a traceback.
+
+    ValueError covers option values rejected by pydantic or the model registry.
+    """
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except InputError as err:
-            typer.secho(f"error: {err}", err=True, fg="red")
+        except (InputError, ValueError) as err:
+            message = " ".join(str(err).split())
+            typer.secho(f"error: {message}", err=True, fg="red")
             raise typer.Exit(2) from None
 
     return wrapper
@@ -35,6 +40,7 @@ def quiet_libraries() -> None:
     logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*Dataset is not georeferenced.*")
+    warnings.filterwarnings("ignore", ".*LeafSpec.*is deprecated.*")
 
 
 @app.command()
@@ -49,7 +55,7 @@ def models(size: Annotated[int, typer.Option(help="input side for GMACs")] = 256
             f"{row['architecture']:<12} {row['params_m']:>10.2f} M {row['paper_params_m']:>6.1f} M"
             f" {row['gmacs']:>12.2f}"
         )
-    typer.echo("\n" + PARAMETER_NOTE)
+    typer.echo("\n" + textwrap.fill(PARAMETER_NOTE, width=100))
 
 
 @app.command()

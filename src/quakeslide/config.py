@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from quakeslide.models import model_names
 
 
 class TrainConfig(BaseModel):
@@ -26,6 +28,13 @@ class TrainConfig(BaseModel):
     train_split: str | None = None
     val_split: str | None = None
     val_fraction: float = Field(0.2, gt=0, lt=1, description="used when no val split is given")
+
+    @field_validator("model")
+    @classmethod
+    def known_model(cls, name: str) -> str:
+        if name.lower() not in model_names():
+            raise ValueError(f"unknown model {name!r}; known models: {', '.join(model_names())}")
+        return name.lower()
 
     def to_yaml(self, path: Path) -> None:
         Path(path).write_text(yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False))

@@ -32,6 +32,7 @@ class DemoSettings:
     batch_size: int = 8
     lr: float = 1e-3
     step_size: int = 8
+    min_area_m2: float = 10.0
     precision: str = "auto"
     seed: int = 0
 
@@ -78,7 +79,9 @@ def run_demo(out: Path, settings: DemoSettings = DemoSettings(), echo: Callable 
     echo("4/4 predicting the whole test scene")
     net, _ = load_net(run.best_checkpoint)
     plan = plan_compute("auto", s.precision)
-    outputs = predict_scene(net, test_scene.image_path, out / "prediction", plan, tile=256)
+    outputs = predict_scene(
+        net, test_scene.image_path, out / "prediction", plan, min_area_m2=s.min_area_m2, tile=256
+    )
     lap("prediction")
     with rasterio.open(outputs.mask) as pred, rasterio.open(test_scene.mask_path) as truth:
         confusion = Confusion.from_arrays(pred.read(1) == 1, truth.read(1))
