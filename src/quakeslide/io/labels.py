@@ -11,6 +11,7 @@ from rasterio.crs import CRS
 from rasterio.features import rasterize
 from rasterio.warp import transform_geom
 from rasterio.windows import Window
+from rasterio.windows import bounds as window_bounds
 from rasterio.windows import transform as window_transform
 
 from quakeslide.errors import InputError
@@ -30,9 +31,7 @@ class PolygonLabels:
         """uint8 mask (1 = landslide) of `window`; all_touched=False like GDAL's default."""
         shape = (int(window.height), int(window.width))
         transform = window_transform(window, scene_transform)
-        x0, y0 = transform * (0, 0)
-        x1, y1 = transform * (shape[1], shape[0])
-        hits = self._tree.query(shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+        hits = self._tree.query(shapely.box(*window_bounds(window, scene_transform)))
         if len(hits) == 0:
             return np.zeros(shape, np.uint8)
         shapes = [(self.polygons[i], 1) for i in hits]

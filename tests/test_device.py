@@ -1,0 +1,46 @@
+import pytest
+import torch
+
+from quakeslide import device
+from quakeslide.device import cpu_has_native_bf16, plan_compute
+
+AVX2_ONLY = frozenset({"avx", "avx2", "fma", "sse4_2"})
+ZEN5 = AVX2_ONLY | {"avx512f", "avx512_bf16"}
+SAPPHIRE_RAPIDS = AVX2_ONLY | {"avx512f", "amx_bf16", "amx_tile"}
+
+
+def test_native_bf16_from_flags():
+    assert not cpu_has_native_bf16(AVX2_ONLY)
+    assert cpu_has_native_bf16(ZEN5)
+    assert cpu_has_native_bf16(SAPPHIRE_RAPIDS)
+
+
+@pytest.mark.parametrize(
+    "flags,expected",
+    [(AVX2_ONLY, "32-true"), (ZEN5, "bf16-mixed"), (SAPPHIRE_RAPIDS, "bf16-mixed")],
+)
+def test_cpu_precision_follows_the_cpu(monkeypatch, flags, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(device, "cpu_flags", lambda: flags)
+    plan = plan_compute()
+    assert (plan.device, plan.precision, plan.accelerator) == ("cpu", expected, "cpu")
+
+
+@pytest.mark.parametrize("bf16,expected", [(True, "bf16-mixed"), (False, "16-mixed")])
+def test_gpu_is_selected_with_mixed_precision(monkeypatch, bf16, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: bf16)
+    plan = plan_compute()
+    assert (plan.device, plan.precision, plan.accelerator) == ("cuda", expected, "gpu")
+    assert plan.autocast_dtype == (torch.bfloat16 if bf16 else torch.float16)
+
+
+def test_user_choice_wins_and_bad_choices_are_refused(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert plan_compute("cpu", "32-true").precision == "32-true"
+    with pytest.raises(ValueError, match="no CUDA"):
+        plan_compute("cuda")
+    with pytest.raises(ValueError, match="fp16"):
+        plan_compute("cpu", "16-mixed")
+    with pytest.raises(ValueError, match="unknown precision"):
+        plan_compute("cpu", "fp8")
