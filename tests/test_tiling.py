@@ -1,13 +1,23 @@
+"""`quakeslide tile` on the inputs users really have, and its errors on broken ones."""
+
 import csv
+import json
 
 import numpy as np
+import pyogrio.raw
 import pytest
 import rasterio
+import shapely
 from PIL import Image
+from rasterio.transform import from_origin
+from typer.testing import CliRunner
 
+from quakeslide.cli import app
 from quakeslide.data.synthetic import SceneSpec, make_scene
-from quakeslide.data.tiling import TILE_FIELDS, tile_scene
+from quakeslide.data.tiling import TILE_FIELDS, TilingOptions, tile_scenes, tile_starts
 from quakeslide.errors import InputError
+
+runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -15,28 +25,221 @@ def scene(tmp_path_factory):
     return make_scene(tmp_path_factory.mktemp("scene"), "s", SceneSpec(height=300, width=260))
 
 
-def test_tiles_carry_their_georeference_and_masks_match_truth(scene, tmp_path):
-    result = tile_scene(scene.image_path, scene.polygons_path, tmp_path / "ds", size=128)
-    rows = list(csv.DictReader((tmp_path / "ds" / "tiles.csv").read_text().splitlines()))
-    assert result.tiles == len(rows) == 9  # 3 x 3, last row/col shifted to the edge
+def read_rows(dataset):
+    return list(csv.DictReader((dataset / "tiles.csv").read_text().splitlines()))
+
+
+def read_mask(dataset, stem):
+    return np.asarray(Image.open(dataset / "masks" / f"{stem}.png"))
+
+
+def test_tile_starts_cover_with_fewest_windows():
+    assert tile_starts(300, 128, 128) == [0, 128, 256]
+    assert tile_starts(256, 128, 128) == [0, 128]
+    assert tile_starts(100, 128, 128) == [0]
+    assert tile_starts(300, 128, 64) == [0, 64, 128, 192]
+
+
+def test_geotiff_and_geopackage(scene, tmp_path):
+    result = tile_scenes(
+        [scene.image_path],
+        scene.polygons_path,
+        tmp_path / "ds",
+        TilingOptions(size=128),
+        progress=False,
+    )
+    dataset = tmp_path / "ds"
+    rows = read_rows(dataset)
+    assert result.tiles == len(rows) == 9
     assert list(rows[0]) == TILE_FIELDS
     with rasterio.open(scene.mask_path) as truth_src:
         truth = truth_src.read(1)
     for row in rows:
         r, c = int(row["row"]), int(row["col"])
-        with rasterio.open(tmp_path / "ds" / "images" / f"{row['stem']}.tif") as tile:
-            assert tile.crs.to_epsg() == 32648
+        with rasterio.open(dataset / "images" / f"{row['stem']}.tif") as tile:
+            assert tile.crs.to_epsg() == 32648 and tile.shape == (128, 128)
             assert tile.transform.c == pytest.approx(330000.0 + c * 0.61)
             assert tile.transform.f == pytest.approx(3440000.0 - r * 0.61)
-        mask = np.asarray(Image.open(tmp_path / "ds" / "masks" / f"{row['stem']}.png"))
-        np.testing.assert_array_equal(mask, truth[r : r + 128, c : c + 128])
-        assert float(row["landslide_fraction"]) == pytest.approx(mask.mean(), abs=1e-6)
+        mask = read_mask(dataset, row["stem"])
+        inside = truth[r : r + 128, c : c + 128]
+        h, w = inside.shape
+        np.testing.assert_array_equal(mask[:h, :w], inside)
+        assert (mask[h:, :] == 255).all() and (mask[:, w:] == 255).all()
+        assert row["padded"] == str(int((h, w) != (128, 128)))
+    info = json.loads((dataset / "dataset.json").read_text())
+    assert info["counts"]["padded_tiles"] == 5
+    assert info["source"]["scenes"][0]["labels"] == "vector"
 
 
-def test_failures_leave_no_dataset(scene, tmp_path):
-    with pytest.raises(InputError, match="not found"):
-        tile_scene(scene.image_path, tmp_path / "missing.gpkg", tmp_path / "ds")
-    assert list(tmp_path.iterdir()) == []
+def test_png_with_labelme(scene, tmp_path):
+    with rasterio.open(scene.image_path) as src:
+        Image.fromarray(np.moveaxis(src.read(), 0, -1)).save(tmp_path / "s.png")
+    labelme = json.loads(scene.labelme_path.read_text())
+    labelme["imagePath"] = "s.png"
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "s.json").write_text(json.dumps(labelme))
+    tile_scenes(
+        [tmp_path / "s.png"],
+        tmp_path / "labels",
+        tmp_path / "ds",
+        TilingOptions(size=128),
+        progress=False,
+    )
+    rows = read_rows(tmp_path / "ds")
+    assert len(rows) == 9 and all(row["crs"] == "" for row in rows)
+    assert (tmp_path / "ds" / "images" / f"{rows[0]['stem']}.png").exists()
+    with rasterio.open(scene.mask_path) as truth_src:
+        truth = truth_src.read(1)
+    mask = read_mask(tmp_path / "ds", "s_0_0")
+    # Labelme's rasterisation draws outlines too: at most one pixel wider than the polygons
+    assert (mask[truth[:128, :128] == 1] == 1).mean() > 0.99
+    assert ((mask == 1) & (truth[:128, :128] == 0)).mean() < 0.03
+
+
+def test_palette_masks_with_nodata_and_keep_empty(tmp_path):
+    height, width = 256, 384
+    image = np.full((3, height, width), 90, np.uint8)
+    image[:, :, 256:] = 0  # the right third is nodata
+    profile = dict(
+        driver="GTiff",
+        height=height,
+        width=width,
+        count=3,
+        dtype="uint8",
+        nodata=0,
+        crs="EPSG:32648",
+        transform=from_origin(330000, 3440000, 0.61, 0.61),
+    )
+    with rasterio.open(tmp_path / "scene.tif", "w", **profile) as dst:
+        dst.write(image)
+    labels = np.zeros((height, width), np.uint8)
+    labels[10:40, 10:40] = 1  # one landslide, in the first of four valid 128-tiles
+    palette = Image.fromarray(labels, mode="P")
+    palette.putpalette([128, 128, 128, 255, 0, 0] + [0, 0, 0] * 254)
+    palette.save(tmp_path / "scene_mask.png")
+    tile_scenes(
+        [tmp_path / "scene.tif"],
+        tmp_path / "scene_mask.png",
+        tmp_path / "ds",
+        TilingOptions(size=128, keep_empty=1.0),
+        progress=False,
+    )
+    info = json.loads((tmp_path / "ds" / "dataset.json").read_text())
+    counts = info["counts"]
+    assert counts["nodata_tiles_skipped"] == 2
+    assert (counts["tiles"], counts["landslide_tiles"], counts["empty_tiles_dropped"]) == (2, 1, 2)
+    assert len(list((tmp_path / "ds" / "images").iterdir())) == 2
+    np.testing.assert_array_equal(read_mask(tmp_path / "ds", "scene_0_0"), labels[:128, :128])
+
+
+def test_vector_without_crs_needs_assume_crs(scene, tmp_path):
+    meta, _, geometries, fields = pyogrio.raw.read(scene.polygons_path)
+    with pytest.warns(UserWarning, match="crs"):
+        pyogrio.raw.write(
+            tmp_path / "nocrs.gpkg",
+            geometries,
+            fields,
+            meta["fields"],
+            geometry_type="MultiPolygon",
+        )
+    with pytest.raises(InputError, match="no CRS.*--assume-crs"):
+        tile_scenes([scene.image_path], tmp_path / "nocrs.gpkg", tmp_path / "ds", progress=False)
+    assert list(tmp_path.iterdir()) == [tmp_path / "nocrs.gpkg"]
+    tile_scenes(
+        [scene.image_path],
+        tmp_path / "nocrs.gpkg",
+        tmp_path / "ds",
+        TilingOptions(size=128, assume_crs="EPSG:32648"),
+        progress=False,
+    )
+    assert len(read_rows(tmp_path / "ds")) == 9
+
+
+def test_vector_in_another_crs_is_reprojected(scene, tmp_path):
+    from rasterio.warp import transform_geom
+
+    meta, _, geometries, fields = pyogrio.raw.read(scene.polygons_path)
+    lonlat = [
+        shapely.to_wkb(
+            shapely.geometry.shape(
+                transform_geom("EPSG:32648", "EPSG:4326", shapely.from_wkb(g).__geo_interface__)
+            )
+        )
+        for g in geometries
+    ]
+    pyogrio.raw.write(
+        tmp_path / "ll.gpkg",
+        np.array(lonlat, dtype=object),
+        fields,
+        meta["fields"],
+        geometry_type="MultiPolygon",
+        crs="EPSG:4326",
+    )
+    tile_scenes(
+        [scene.image_path],
+        tmp_path / "ll.gpkg",
+        tmp_path / "ds",
+        TilingOptions(size=128),
+        progress=False,
+    )
+    with rasterio.open(scene.mask_path) as truth_src:
+        truth = truth_src.read(1)[:128, :128]
+    mask = read_mask(tmp_path / "ds", "s_0_0")
+    assert (mask == truth).mean() > 0.995
+
+
+def _cli_error(args):
+    """The command fails with exit code 2 and one error line (progress lines may precede)."""
+    result = runner.invoke(app, ["tile", *map(str, args)])
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 2, result.output
+    assert len(errors) == 1 and result.output.strip().endswith(errors[0]), result.output
+    assert "Traceback" not in result.output
+    return errors[0]
+
+
+def test_bad_inputs_give_one_line_and_no_dataset(scene, tmp_path):
+    out = tmp_path / "ds"
+    labels = scene.polygons_path
+    # missing scene, missing labels
+    assert "not found" in _cli_error([tmp_path / "nope.tif", "--labels", labels, "--out", out])
+    assert "not found" in _cli_error(
+        [scene.image_path, "--labels", tmp_path / "x.gpkg", "--out", out]
+    )
+    # unreadable and truncated rasters
+    (tmp_path / "junk.tif").write_bytes(b"not a tiff at all")
+    assert "junk.tif" in _cli_error([tmp_path / "junk.tif", "--labels", labels, "--out", out])
+    data = scene.image_path.read_bytes()
+    (tmp_path / "cut.tif").write_bytes(data[: len(data) // 2])
+    assert "cut.tif" in _cli_error([tmp_path / "cut.tif", "--labels", labels, "--out", out])
+    # Labelme JSON whose image size differs from the scene
+    labelme = json.loads(scene.labelme_path.read_text())
+    labelme["imageHeight"] = 999
+    (tmp_path / "s.json").write_text(json.dumps(labelme))
+    assert "999" in _cli_error([scene.image_path, "--labels", tmp_path / "s.json", "--out", out])
+    # no landslide inside the scene
+    far = shapely.box(0, 0, 10, 10)
+    pyogrio.raw.write(
+        tmp_path / "far.gpkg",
+        np.array([shapely.to_wkb(far)], dtype=object),
+        [],
+        [],
+        geometry_type="Polygon",
+        crs="EPSG:32648",
+    )
+    assert "no landslide" in _cli_error(
+        [scene.image_path, "--labels", tmp_path / "far.gpkg", "--out", out]
+    )
+    # mask of the wrong size
+    Image.fromarray(np.zeros((10, 10), np.uint8)).save(tmp_path / "small.png")
+    assert "small.png" in _cli_error(
+        [scene.image_path, "--labels", tmp_path / "small.png", "--out", out]
+    )
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".ds")]
+
+
+def test_existing_output_is_refused(scene, tmp_path):
     (tmp_path / "ds").mkdir()
     with pytest.raises(InputError, match="already exists"):
-        tile_scene(scene.image_path, scene.polygons_path, tmp_path / "ds")
+        tile_scenes([scene.image_path], scene.polygons_path, tmp_path / "ds", progress=False)

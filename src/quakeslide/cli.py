@@ -36,6 +36,7 @@ def one_line_errors(command: Callable) -> Callable:
 
 
 def quiet_libraries() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
@@ -78,19 +79,65 @@ def synth(
 @app.command()
 @one_line_errors
 def tile(
-    scene: Annotated[Path, typer.Argument(help="GeoTIFF scene")],
-    labels: Annotated[Path, typer.Option(help="landslide polygons (GeoPackage, Shapefile, ...)")],
+    scenes: Annotated[list[Path], typer.Argument(help="scene(s): GeoTIFF, TIFF, PNG, JPEG")],
+    labels: Annotated[Path, typer.Option(help="Labelme JSON/folder, vector file, mask(s)")],
     out: Annotated[Path, typer.Option(help="dataset folder to create")],
     size: Annotated[int, typer.Option(help="tile side in pixels")] = 256,
     stride: Annotated[int | None, typer.Option(help="default: the tile size")] = None,
+    keep_empty: Annotated[
+        float | None, typer.Option(help="keep at most R landslide-free tiles per landslide tile")
+    ] = None,
+    bands: Annotated[str | None, typer.Option(help="source bands as R,G,B, e.g. 3,2,1")] = None,
+    label_format: Annotated[str, typer.Option(help="auto, labelme, vector, mask")] = "auto",
+    label_names: Annotated[
+        str | None, typer.Option(help="Labelme labels meaning landslide, comma separated")
+    ] = None,
+    mask_encoding: Annotated[str, typer.Option(help="auto, 01, 0255, palette, rgb")] = "auto",
+    mask_color: Annotated[
+        str | None, typer.Option(help="landslide colour in RGB masks, e.g. 255,0,0")
+    ] = None,
+    assume_crs: Annotated[
+        str | None, typer.Option(help="CRS of a vector file that has none, e.g. EPSG:32648")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="seed for --keep-empty's choice")] = 0,
 ) -> None:
-    """Cut a scene and its landslide polygons into a dataset of image / mask tiles."""
-    from quakeslide.data.tiling import tile_scene
+    """Cut scenes and their landslide labels into a dataset of image / mask tiles."""
+    from quakeslide.data.tiling import TilingOptions, tile_scenes
 
-    result = tile_scene(scene, labels, out, size, stride)
+    quiet_libraries()
+    options = TilingOptions(
+        size=size,
+        stride=stride,
+        keep_empty=keep_empty,
+        bands=_ints(bands, "--bands"),
+        label_format=label_format,
+        label_names=set(label_names.split(",")) if label_names else None,
+        mask_encoding=mask_encoding,
+        mask_color=_rgb(mask_color),
+        assume_crs=assume_crs,
+        seed=seed,
+    )
+    result = tile_scenes(scenes, labels, out, options)
     typer.echo(
         f"{result.tiles} tiles ({result.landslide_tiles} with landslides) in {result.dataset}"
     )
+    typer.echo(", ".join(f"{k} {v}" for k, v in result.counts.items()))
+
+
+def _ints(text: str | None, option: str) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise InputError(f"{option} {text!r}: expected comma-separated integers") from None
+
+
+def _rgb(text: str | None) -> tuple[int, int, int] | None:
+    values = _ints(text, "--mask-color")
+    if values is not None and (len(values) != 3 or not all(0 <= v <= 255 for v in values)):
+        raise InputError(f"--mask-color {text!r}: expected R,G,B with values 0-255")
+    return tuple(values) if values is not None else None
 
 
 @app.command()

@@ -13,7 +13,7 @@ import rasterio
 
 from quakeslide.config import TrainConfig
 from quakeslide.data.synthetic import SceneSpec, make_scene
-from quakeslide.data.tiling import tile_scene
+from quakeslide.data.tiling import TilingOptions, tile_scenes
 from quakeslide.device import plan_compute
 from quakeslide.evaluation.pixel import Confusion
 from quakeslide.inference.predict import predict_scene
@@ -62,7 +62,9 @@ def run_demo(out: Path, settings: DemoSettings = DemoSettings(), echo: Callable 
     echo("2/4 tiling the training scene")
     dataset = out / "dataset"
     shutil.rmtree(dataset, ignore_errors=True)
-    tile_scene(train_scene.image_path, train_scene.polygons_path, dataset, size=s.tile)
+    tile_scenes(
+        [train_scene.image_path], train_scene.polygons_path, dataset, TilingOptions(size=s.tile)
+    )
     lap("tiling")
     echo("3/4 training LinkNet")
     config = TrainConfig(

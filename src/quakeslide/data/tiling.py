@@ -1,23 +1,33 @@
-"""Scene + landslide polygons -> dataset folder of image / mask tiles (DESIGN.md contract)."""
+"""Scenes + landslide labels -> dataset folder of image / mask tiles (DESIGN.md contract).
+
+Scenes are read by windows (bounded memory); edge tiles are padded to full size (padding
+is nodata, its mask is 255 = ignore) and flagged; tiles with no valid pixel are skipped.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import logging
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import rasterio
 from PIL import Image
+from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 from tqdm import tqdm
 
+from quakeslide.data.positions import TilePosition
 from quakeslide.errors import InputError
-from quakeslide.io.labels import read_vector_labels
-from quakeslide.io.raster import geotiff_profile, grid_windows, open_scene
+from quakeslide.io.label_sources import open_labels
+from quakeslide.io.raster import bounded_gdal_cache, geotiff_profile
+from quakeslide.io.scene import SceneReader, open_scene_reader
+
+log = logging.getLogger(__name__)
 
 TILE_FIELDS = [
     "stem",
@@ -30,96 +40,214 @@ TILE_FIELDS = [
     "transform",
     "landslide_fraction",
     "block",
+    "padded",
+    "valid_fraction",
 ]
 BLOCK_TILES = 4  # tiles per side of a spatial block used to group folds
+IGNORE = 255
 
 
 @dataclass(frozen=True)
+class TilingOptions:
+    size: int = 256
+    stride: int | None = None  # default: the tile size
+    keep_empty: float | None = None  # at most this many landslide-free tiles per landslide tile
+    bands: list[int] | None = None
+    label_format: str = "auto"
+    label_names: set[str] | None = None
+    mask_encoding: str = "auto"
+    mask_color: tuple[int, int, int] | None = None
+    assume_crs: str | None = None
+    seed: int = 0
+
+
+@dataclass
 class TilingResult:
     dataset: Path
-    tiles: int
-    landslide_tiles: int
+    tiles: int = 0
+    landslide_tiles: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
 
 
-def tile_scene(
-    scene: Path, labels: Path, out: Path, size: int = 256, stride: int | None = None
+def tile_starts(length: int, size: int, stride: int) -> list[int]:
+    """Starts at multiples of `stride`, as long as a window still adds uncovered pixels."""
+    return [s for s in range(0, length, stride) if s == 0 or s - stride + size < length]
+
+
+def tile_scenes(
+    scenes: list[Path],
+    labels: Path,
+    out: Path,
+    options: TilingOptions | None = None,
+    progress: bool = True,
 ) -> TilingResult:
-    """Cut `scene` into size x size tiles with masks burned from vector `labels`.
+    """Cut scenes into tiles with masks from `labels`.
 
     The dataset is built in a temporary folder beside `out` and renamed at the end, so a
-    failure leaves no partial dataset.
+    failure or an interrupted run leaves no partial dataset.
     """
-    stride = stride or size
     out = Path(out)
+    options = options or TilingOptions()
     if out.exists():
         raise InputError(f"{out}: output dataset already exists")
+    if not scenes:
+        raise InputError("no scene given")
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        rows = _write_tiles(Path(scene), Path(labels), work, size, stride)
+        (work / "images").mkdir()
+        (work / "masks").mkdir()
+        rows: list[dict] = []
+        sources: list[dict] = []
+        with bounded_gdal_cache():
+            for scene in map(Path, scenes):
+                sources.append(_tile_one(scene, Path(labels), work, options, rows, progress))
         if not any(r["landslide_fraction"] > 0 for r in rows):
-            raise InputError(f"{labels}: no landslide pixel falls inside {scene}")
-        _write_index(work, rows, scene, labels, size, stride)
+            raise InputError(f"{labels}: no landslide pixel falls inside the scene(s)")
+        dropped = _drop_empty(work, rows, options)
+        _write_index(work, rows, sources, labels, options, dropped)
         work.rename(out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return TilingResult(out, len(rows), sum(r["landslide_fraction"] > 0 for r in rows))
+    summary = json.loads((out / "dataset.json").read_text())
+    return TilingResult(out, len(rows), summary["counts"]["landslide_tiles"], summary["counts"])
 
 
-def _write_tiles(scene: Path, labels: Path, work: Path, size: int, stride: int) -> list[dict]:
-    (work / "images").mkdir()
-    (work / "masks").mkdir()
-    rows = []
-    block_px = size * BLOCK_TILES
-    with open_scene(scene) as src:
-        polygons = read_vector_labels(labels, src.crs)
-        windows = list(grid_windows(src.height, src.width, size, stride))
-        for window in tqdm(windows, desc=f"tiling {scene.name}", unit="tile"):
-            row, col = int(window.row_off), int(window.col_off)
-            stem = f"{scene.stem}_{row}_{col}"
-            image = src.read(window=window)
-            mask = polygons.mask(window, src.transform)
-            transform = window_transform(window, src.transform)
-            reference = {
-                "height": image.shape[1],
-                "width": image.shape[2],
-                "crs": src.crs,
-                "transform": transform,
-            }
-            profile = geotiff_profile(reference, image.shape[0], str(image.dtype), None)
-            with rasterio.open(work / "images" / f"{stem}.tif", "w", **profile) as dst:
-                dst.write(image)
-            Image.fromarray(mask).save(work / "masks" / f"{stem}.png")
-            rows.append(
-                {
-                    "stem": stem,
-                    "scene": scene.stem,
-                    "row": row,
-                    "col": col,
-                    "height": image.shape[1],
-                    "width": image.shape[2],
-                    "crs": src.crs.to_string() if src.crs else "",
-                    "transform": ",".join(f"{v:.6f}" for v in tuple(transform)[:6]),
-                    "landslide_fraction": round(float(np.mean(mask == 1)), 6),
-                    "block": f"{scene.stem}_{row // block_px}_{col // block_px}",
-                }
-            )
-    return rows
+def _tile_one(
+    scene: Path,
+    labels: Path,
+    work: Path,
+    options: TilingOptions,
+    rows: list[dict],
+    progress: bool,
+) -> dict:
+    size = options.size
+    stride = options.stride or size
+    with open_scene_reader(scene, options.bands) as reader:
+        source, label_kind = open_labels(
+            labels,
+            scene,
+            reader,
+            options.label_format,
+            options.label_names,
+            options.mask_encoding,
+            options.mask_color,
+            options.assume_crs,
+        )
+        windows = [
+            (r, c)
+            for r in tile_starts(reader.height, size, stride)
+            for c in tile_starts(reader.width, size, stride)
+        ]
+        skipped = 0
+        for r, c in tqdm(windows, desc=f"tiling {scene.name}", unit="tile", disable=not progress):
+            row = _write_tile(reader, source, scene, work, r, c, size)
+            if row is None:
+                skipped += 1
+            else:
+                rows.append(row)
+        if skipped:
+            log.info("%s: %d all-nodata tile(s) skipped", scene, skipped)
+        return {
+            "scene": str(scene),
+            "labels": label_kind,
+            "bands": reader.bands,
+            "stretch": reader.stretch.to_dict() if reader.stretch else None,
+            "crs": reader.crs.to_string() if reader.crs else None,
+            "size": [reader.height, reader.width],
+            "nodata_tiles_skipped": skipped,
+        }
 
 
-def _write_index(work: Path, rows: list[dict], scene, labels, size: int, stride: int) -> None:
+def _write_tile(
+    reader: SceneReader, source, scene: Path, work: Path, row: int, col: int, size: int
+) -> dict | None:
+    window = Window(col, row, size, size)
+    image, valid = reader.read(window, pad_to=(size, size))
+    if not valid.any():
+        return None
+    inner_h, inner_w = min(size, reader.height - row), min(size, reader.width - col)
+    mask = np.full((size, size), IGNORE, np.uint8)
+    mask[:inner_h, :inner_w] = source.mask(Window(col, row, inner_w, inner_h), reader.transform)
+    mask[~valid] = IGNORE
+    stem = f"{scene.stem}_{row}_{col}"
+    transform = window_transform(window, reader.transform)
+    if reader.georeferenced:
+        reference = {"height": size, "width": size, "crs": reader.crs, "transform": transform}
+        profile = geotiff_profile(reference, image.shape[0], "uint8", None)
+        with rasterio.open(work / "images" / f"{stem}.tif", "w", **profile) as dst:
+            dst.write(image)
+    else:
+        pixels = np.moveaxis(image, 0, -1)
+        Image.fromarray(pixels[..., 0] if image.shape[0] == 1 else pixels).save(
+            work / "images" / f"{stem}.png"
+        )
+    Image.fromarray(mask).save(work / "masks" / f"{stem}.png")
+    labelled = mask != IGNORE
+    position = TilePosition(scene.stem, row, col, size, size)
+    return {
+        "stem": stem,
+        "scene": scene.stem,
+        "row": row,
+        "col": col,
+        "height": size,
+        "width": size,
+        "crs": reader.crs.to_string() if reader.crs else "",
+        "transform": ",".join(f"{v:.6f}" for v in tuple(transform)[:6]),
+        "landslide_fraction": round(float((mask == 1).sum() / max(labelled.sum(), 1)), 6),
+        "block": position.block(size * BLOCK_TILES),
+        "padded": int(inner_h < size or inner_w < size),
+        "valid_fraction": round(float(valid.mean()), 6),
+    }
+
+
+def _drop_empty(work: Path, rows: list[dict], options: TilingOptions) -> int:
+    """Keep at most `keep_empty` landslide-free tiles per landslide tile (seeded choice)."""
+    if options.keep_empty is None:
+        return 0
+    empty = [i for i, r in enumerate(rows) if r["landslide_fraction"] == 0]
+    n_landslide = len(rows) - len(empty)
+    keep = min(len(empty), int(options.keep_empty * n_landslide))
+    rng = np.random.default_rng(options.seed)
+    kept = set(rng.choice(empty, size=keep, replace=False).tolist()) if keep else set()
+    dropped = [i for i in empty if i not in kept]
+    for i in dropped:
+        stem = rows[i]["stem"]
+        for path in (*(work / "images").glob(f"{stem}.*"), work / "masks" / f"{stem}.png"):
+            path.unlink()
+    for i in reversed(dropped):
+        del rows[i]
+    return len(dropped)
+
+
+def _write_index(
+    work: Path,
+    rows: list[dict],
+    sources: list[dict],
+    labels: Path,
+    options: TilingOptions,
+    dropped: int,
+) -> None:
     with open(work / "tiles.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=TILE_FIELDS)
         writer.writeheader()
         writer.writerows(rows)
+    settings = asdict(options)
+    settings["label_names"] = sorted(options.label_names) if options.label_names else None
     summary = {
-        "source": {"scenes": [str(scene)], "labels": str(labels)},
-        "label_encoding": {"background": 0, "landslide": 1, "ignore": 255},
-        "tile_size": size,
-        "stride": stride,
+        "source": {"scenes": sources, "labels": str(labels)},
+        "label_encoding": {"background": 0, "landslide": 1, "ignore": IGNORE},
+        "tile_size": options.size,
+        "stride": options.stride or options.size,
+        "stretch_rule": "8-bit scenes as they are; others: linear per-band percentile stretch "
+        "(low -> 0, high -> 255, clipped), low/high stored per scene under source.scenes",
+        "options": settings,
         "counts": {
             "tiles": len(rows),
             "landslide_tiles": sum(r["landslide_fraction"] > 0 for r in rows),
+            "padded_tiles": sum(r["padded"] for r in rows),
+            "empty_tiles_dropped": dropped,
+            "nodata_tiles_skipped": sum(s["nodata_tiles_skipped"] for s in sources),
         },
     }
     (work / "dataset.json").write_text(json.dumps(summary, indent=2))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,8 @@ from rasterio.windows import bounds as window_bounds
 from rasterio.windows import transform as window_transform
 
 from quakeslide.errors import InputError
+
+log = logging.getLogger(__name__)
 
 
 class PolygonLabels:
@@ -38,8 +41,17 @@ class PolygonLabels:
         return rasterize(shapes, out_shape=shape, transform=transform, fill=0, dtype="uint8")
 
 
-def read_vector_labels(path: Path, scene_crs: CRS | None) -> PolygonLabels:
-    """Read polygons from a GeoPackage / Shapefile / GeoJSON, reprojected to the scene CRS."""
+def read_vector_labels(
+    path: Path,
+    scene_crs: CRS | None,
+    scene_bounds: tuple[float, float, float, float] | None = None,
+    assume_crs: str | None = None,
+) -> PolygonLabels:
+    """Read polygons from a GeoPackage / Shapefile / GeoJSON, reprojected to the scene CRS.
+
+    Invalid polygons are repaired (with a warning); polygons outside `scene_bounds` are
+    dropped and counted in the log.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: label file not found")
@@ -49,12 +61,25 @@ def read_vector_labels(path: Path, scene_crs: CRS | None) -> PolygonLabels:
         raise InputError(f"{path}: not a readable vector file ({err})") from err
     polygons = [shapely.from_wkb(g) for g in geometries if g is not None]
     label_crs = CRS.from_user_input(meta["crs"]) if meta.get("crs") else None
+    if label_crs is None and assume_crs is not None:
+        label_crs = CRS.from_user_input(assume_crs)
     if scene_crs is not None and label_crs is None:
-        raise InputError(f"{path}: the vector file has no CRS but the scene has one")
+        raise InputError(
+            f"{path}: the vector file has no CRS but the scene has one; pass --assume-crs"
+        )
     if scene_crs is not None and label_crs != scene_crs:
         polygons = [
             shapely.geometry.shape(transform_geom(label_crs, scene_crs, p.__geo_interface__))
             for p in polygons
         ]
-    polygons = [shapely.make_valid(p) if not p.is_valid else p for p in polygons]
+    repaired = sum(not p.is_valid for p in polygons)
+    if repaired:
+        log.warning("%s: repaired %d invalid polygon(s)", path, repaired)
+        polygons = [p if p.is_valid else shapely.make_valid(p) for p in polygons]
+    if scene_bounds is not None:
+        inside = shapely.intersects(polygons, shapely.box(*scene_bounds)) if polygons else []
+        outside = len(polygons) - int(sum(inside))
+        if outside:
+            log.info("%s: %d polygon(s) outside the scene ignored", path, outside)
+        polygons = [p for p, keep in zip(polygons, inside, strict=True) if keep]
     return PolygonLabels(polygons)

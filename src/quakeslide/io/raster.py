@@ -47,6 +47,14 @@ def atomic_path(final: Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+GDAL_CACHE_MB = 128
+
+
+def bounded_gdal_cache() -> rasterio.Env:
+    """GDAL's block cache defaults to 5 % of RAM; windowed passes need only a few blocks."""
+    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB)
+
+
 def geotiff_profile(reference: dict, count: int, dtype: str, nodata: float | None) -> dict:
     """Tiled, compressed GeoTIFF profile on the grid (crs, transform, size) of `reference`."""
     profile = {
