@@ -11,6 +11,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from quakeslide.errors import InputError
+from quakeslide.io.mask_labels import detect_encoding
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 IGNORE_INDEX = 255
@@ -51,6 +52,20 @@ def find_image(dataset: Path, stem: str) -> Path:
     raise InputError(f"{dataset}/images: no image for tile {stem!r}")
 
 
+def mask_lut(dataset: Path, masks: list[np.ndarray]) -> np.ndarray:
+    """Map raw mask values to 0 / 1 / 255 (ignore).
+
+    Datasets written by `quakeslide tile` (with dataset.json) already use that contract;
+    other image/mask folders are detected from their values, e.g. {0, 255} = landslide 255.
+    """
+    if (dataset / "dataset.json").exists():
+        return np.arange(256, dtype=np.uint8)
+    if any(m.ndim != 2 for m in masks):
+        raise InputError(f"{dataset}/masks: colour masks; convert them with `quakeslide tile`")
+    values = set().union(*(np.unique(m).tolist() for m in masks))
+    return detect_encoding(values, source=f"{dataset}/masks").lut
+
+
 class TileDataset(Dataset):
     """Tiles held in memory as uint8; yields (float image in [0, 1], long mask).
 
@@ -62,7 +77,9 @@ class TileDataset(Dataset):
         dataset = Path(dataset)
         self.stems = list(stems)
         self.images = [read_image(find_image(dataset, s)) for s in self.stems]
-        self.masks = [np.array(Image.open(dataset / "masks" / f"{s}.png")) for s in self.stems]
+        masks = [np.array(Image.open(dataset / "masks" / f"{s}.png")) for s in self.stems]
+        lut = mask_lut(dataset, masks)
+        self.masks = [lut[m] for m in masks]
         self.augment = augment
         self.rng = np.random.default_rng(seed)
 
