@@ -243,3 +243,33 @@ def test_existing_output_is_refused(scene, tmp_path):
     (tmp_path / "ds").mkdir()
     with pytest.raises(InputError, match="already exists"):
         tile_scenes([scene.image_path], scene.polygons_path, tmp_path / "ds", progress=False)
+
+
+def test_labelme_alone_names_its_images(scene, tmp_path):
+    import base64
+
+    with rasterio.open(scene.image_path) as src:
+        Image.fromarray(np.moveaxis(src.read(), 0, -1)).save(tmp_path / "s.png")
+    labelme = json.loads(scene.labelme_path.read_text())
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    # one file points at its image, one embeds it
+    (labels / "s.json").write_text(json.dumps(labelme | {"imagePath": "../s.png"}))
+    embedded = labelme | {
+        "imagePath": "gone.png",
+        "imageData": base64.b64encode((tmp_path / "s.png").read_bytes()).decode(),
+    }
+    (labels / "e.json").write_text(json.dumps(embedded))
+    result = runner.invoke(
+        app, ["tile", "--labels", str(labels), "--out", str(tmp_path / "ds"), "--size", "128"]
+    )
+    assert result.exit_code == 0, result.output
+    stems = {row["stem"] for row in read_rows(tmp_path / "ds")}
+    assert "s_0_0" in stems and "e_0_0" in stems
+    np.testing.assert_array_equal(
+        read_mask(tmp_path / "ds", "s_0_0"), read_mask(tmp_path / "ds", "e_0_0")
+    )
+    assert not (tmp_path / "ds" / ".embedded").exists()
+    # a Labelme file whose image is gone and not embedded
+    (labels / "e.json").write_text(json.dumps(labelme | {"imagePath": "gone.png"}))
+    assert "gone.png" in _cli_error(["--labels", labels, "--out", tmp_path / "ds2"])

@@ -79,9 +79,12 @@ def synth(
 @app.command()
 @one_line_errors
 def tile(
-    scenes: Annotated[list[Path], typer.Argument(help="scene(s): GeoTIFF, TIFF, PNG, JPEG")],
     labels: Annotated[Path, typer.Option(help="Labelme JSON/folder, vector file, mask(s)")],
     out: Annotated[Path, typer.Option(help="dataset folder to create")],
+    scenes: Annotated[
+        list[Path] | None,
+        typer.Argument(help="scene(s): GeoTIFF, TIFF, PNG, JPEG; none: the Labelme files' images"),
+    ] = None,
     size: Annotated[int, typer.Option(help="tile side in pixels")] = 256,
     stride: Annotated[int | None, typer.Option(help="default: the tile size")] = None,
     keep_empty: Annotated[
@@ -117,7 +120,7 @@ def tile(
         assume_crs=assume_crs,
         seed=seed,
     )
-    result = tile_scenes(scenes, labels, out, options)
+    result = tile_scenes(scenes or [], labels, out, options)
     typer.echo(
         f"{result.tiles} tiles ({result.landslide_tiles} with landslides) in {result.dataset}"
     )

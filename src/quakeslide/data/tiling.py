@@ -7,6 +7,7 @@ is nodata, its mask is 255 = ignore) and flagged; tiles with no valid pixel are 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import shutil
@@ -23,7 +24,8 @@ from tqdm import tqdm
 
 from quakeslide.data.positions import TilePosition
 from quakeslide.errors import InputError
-from quakeslide.io.label_sources import open_labels
+from quakeslide.io.label_sources import detect_label_format, open_labels
+from quakeslide.io.labelme import check_labelme_image, labelme_image_data
 from quakeslide.io.raster import bounded_gdal_cache, geotiff_profile
 from quakeslide.io.scene import SceneReader, open_scene_reader
 
@@ -90,13 +92,13 @@ def tile_scenes(
     options = options or TilingOptions()
     if out.exists():
         raise InputError(f"{out}: output dataset already exists")
-    if not scenes:
-        raise InputError("no scene given")
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         (work / "images").mkdir()
         (work / "masks").mkdir()
+        if not scenes:
+            scenes = scenes_from_labelme(Path(labels), work / ".embedded")
         rows: list[dict] = []
         sources: list[dict] = []
         with bounded_gdal_cache():
@@ -104,6 +106,7 @@ def tile_scenes(
                 sources.append(_tile_one(scene, Path(labels), work, options, rows, progress))
         if not any(r["landslide_fraction"] > 0 for r in rows):
             raise InputError(f"{labels}: no landslide pixel falls inside the scene(s)")
+        shutil.rmtree(work / ".embedded", ignore_errors=True)
         dropped = _drop_empty(work, rows, options)
         _write_index(work, rows, sources, labels, options, dropped)
         work.rename(out)
@@ -111,6 +114,26 @@ def tile_scenes(
         shutil.rmtree(work, ignore_errors=True)
     summary = json.loads((out / "dataset.json").read_text())
     return TilingResult(out, len(rows), summary["counts"]["landslide_tiles"], summary["counts"])
+
+
+def scenes_from_labelme(labels: Path, holding: Path) -> list[Path]:
+    """The images Labelme files name (imagePath), or their embedded imageData saved to `holding`."""
+    if detect_label_format(labels) != "labelme":
+        raise InputError(f"{labels}: no scene given, and only Labelme labels name their images")
+    scenes = []
+    for json_path in sorted(labels.glob("*.json")) if labels.is_dir() else [labels]:
+        image = check_labelme_image(json_path)
+        if image is None:
+            data = labelme_image_data(json_path)
+            try:
+                suffix = "." + Image.open(io.BytesIO(data)).format.lower()
+            except OSError as err:
+                raise InputError(f"{json_path}: imageData is not an image ({err})") from err
+            holding.mkdir(exist_ok=True)
+            image = holding / f"{json_path.stem}{suffix}"
+            image.write_bytes(data)
+        scenes.append(image)
+    return scenes
 
 
 def _tile_one(
