@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from rasterio.io import DatasetReader
-from rasterio.windows import Window
 
 from quakeslide.errors import InputError
 
@@ -87,19 +86,3 @@ def write_array(
     with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         dst.write(bands)
     return Path(path)
-
-
-def grid_windows(height: int, width: int, size: int, stride: int) -> Iterator[Window]:
-    """Windows of `size` at `stride` covering the whole grid; the last ones end at the edge."""
-    for row in _starts(height, size, stride):
-        for col in _starts(width, size, stride):
-            yield Window(col, row, min(size, width - col), min(size, height - row))
-
-
-def _starts(length: int, size: int, stride: int) -> list[int]:
-    if length <= size:
-        return [0]
-    starts = list(range(0, length - size + 1, stride))
-    if starts[-1] + size < length:
-        starts.append(length - size)
-    return starts
