@@ -4,6 +4,7 @@ import rasterio
 from rasterio.transform import from_origin
 
 from quakeslide.inference.sliding import blend_weights, predict_rows, window_starts
+from quakeslide.io.scene import open_scene_reader
 
 
 @pytest.mark.parametrize(
@@ -28,9 +29,11 @@ def test_blend_weights_smooth_and_positive():
     assert w[0, 0] < 0.01
 
 
-def _scene(tmp_path, height, width):
+def _scene(tmp_path, height, width, nodata=None):
     rng = np.random.default_rng(0)
-    data = rng.integers(0, 256, (3, height, width), dtype=np.uint8)
+    data = rng.integers(1, 256, (3, height, width), dtype=np.uint8)
+    if nodata is not None:
+        data[:, : height // 3, : width // 2] = nodata  # a corner without data
     path = tmp_path / "scene.tif"
     profile = dict(
         driver="GTiff",
@@ -40,26 +43,42 @@ def _scene(tmp_path, height, width):
         dtype="uint8",
         crs="EPSG:32648",
         transform=from_origin(330000, 3440000, 0.61, 0.61),
+        nodata=nodata,
     )
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data)
     return path, data
 
 
+def brightness(batch):
+    return batch.astype(np.float32).mean(axis=1) / 255.0
+
+
 @pytest.mark.parametrize("height,width", [(300, 417), (64, 500), (513, 90)])
-def test_pointwise_model_is_reproduced_exactly(tmp_path, height, width):
+@pytest.mark.parametrize("nodata", [None, 0])
+def test_pointwise_model_is_reproduced_exactly(tmp_path, height, width, nodata):
     """For a per-pixel model, blending overlapping windows must give back that model."""
-    path, data = _scene(tmp_path, height, width)
-
-    def brightness(batch):
-        return batch.astype(np.float32).mean(axis=1) / 255.0
-
-    with rasterio.open(path) as src:
+    path, data = _scene(tmp_path, height, width, nodata)
+    with open_scene_reader(path) as reader:
         bands = list(
-            predict_rows(src, brightness, tile=128, overlap=32, batch_size=3, progress=False)
+            predict_rows(
+                reader.read,
+                height,
+                width,
+                brightness,
+                tile=128,
+                overlap=32,
+                batch_size=3,
+                progress=False,
+            )
         )
     rows = [b.row for b in bands]
     assert rows == sorted(rows) and rows[0] == 0
     stitched = np.vstack([b.probability for b in bands])
-    assert stitched.shape == (height, width)
-    np.testing.assert_allclose(stitched, brightness(data[None])[0], atol=1e-5)
+    valid = np.vstack([b.valid for b in bands])
+    assert stitched.shape == valid.shape == (height, width)
+    expected_valid = np.ones((height, width), bool)
+    if nodata is not None:
+        expected_valid[: height // 3, : width // 2] = False
+    np.testing.assert_array_equal(valid, expected_valid)
+    np.testing.assert_allclose(stitched[valid], brightness(data[None])[0][valid], atol=1e-5)

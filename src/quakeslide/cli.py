@@ -37,6 +37,7 @@ def one_line_errors(command: Callable) -> Callable:
 
 def quiet_libraries() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    logging.getLogger("pyogrio").setLevel(logging.WARNING)
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
@@ -188,7 +189,9 @@ def predict(
     threshold: Annotated[float, typer.Option()] = 0.5,
     min_area: Annotated[float, typer.Option(help="drop polygons smaller than this (m2)")] = 0.0,
     tile: Annotated[int, typer.Option(help="window side in pixels")] = 256,
+    overlap: Annotated[int | None, typer.Option(help="window overlap, default tile / 4")] = None,
     batch_size: Annotated[int, typer.Option()] = 8,
+    bands: Annotated[str | None, typer.Option(help="source bands as R,G,B, e.g. 3,2,1")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
     precision: Annotated[str, typer.Option(help="auto, 32-true, bf16-mixed, 16-mixed")] = "auto",
 ) -> None:
@@ -209,7 +212,9 @@ def predict(
             threshold=threshold,
             min_area_m2=min_area,
             tile=tile,
+            overlap=overlap,
             batch_size=batch_size,
+            bands=_ints(bands, "--bands"),
         )
         typer.echo(f"{scene.name}:")
         for path in outputs.__dict__.values():

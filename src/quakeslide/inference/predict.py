@@ -15,7 +15,8 @@ from rasterio.windows import Window
 from quakeslide.device import ComputePlan
 from quakeslide.errors import InputError
 from quakeslide.inference.sliding import landslide_probability, predict_rows
-from quakeslide.io.raster import atomic_path, geotiff_profile, open_scene
+from quakeslide.io.raster import atomic_path, bounded_gdal_cache, geotiff_profile
+from quakeslide.io.scene import open_scene_reader
 from quakeslide.io.vectors import Landslide, polygonize, write_landslides
 from quakeslide.reporting.quicklook import write_quicklook
 
@@ -42,6 +43,7 @@ def predict_scene(
     tile: int = 256,
     overlap: int | None = None,
     batch_size: int = 8,
+    bands: list[int] | None = None,
 ) -> PredictionOutputs:
     """Map landslides over a whole scene; outputs share the scene's CRS and transform."""
     scene, out_dir = Path(scene), Path(out_dir)
@@ -59,35 +61,45 @@ def predict_scene(
             )
         )
     )
-    bands = int(net.mean.shape[1])
-    with open_scene(scene) as src:
-        if src.count != bands:
-            raise InputError(f"{scene}: has {src.count} bands, the model expects {bands}")
-        profile = src.profile
+    expected = int(net.mean.shape[1])
+    with bounded_gdal_cache(), open_scene_reader(scene, bands) as reader:
+        if len(reader.bands) != expected:
+            raise InputError(
+                f"{scene}: {len(reader.bands)} band(s) used, the model expects {expected}"
+                " (choose with --bands)"
+            )
+        grid = {"height": reader.height, "width": reader.width, "crs": reader.crs,
+                "transform": reader.transform if reader.georeferenced else None}  # fmt: skip
         with contextlib.ExitStack() as stack:
             prob_tmp = stack.enter_context(atomic_path(outputs.probability))
             mask_tmp = stack.enter_context(atomic_path(outputs.mask))
             prob_dst = stack.enter_context(
-                rasterio.open(prob_tmp, "w", **geotiff_profile(profile, 1, "uint8", None))
+                rasterio.open(prob_tmp, "w", **geotiff_profile(grid, 1, "uint8", None))
             )
             mask_dst = stack.enter_context(
-                rasterio.open(mask_tmp, "w", **geotiff_profile(profile, 1, "uint8", MASK_NODATA))
+                rasterio.open(mask_tmp, "w", **geotiff_profile(grid, 1, "uint8", MASK_NODATA))
             )
             predict = landslide_probability(net, plan)
-            for band in predict_rows(src, predict, tile, overlap, batch_size):
-                window = Window(0, band.row, src.width, band.probability.shape[0])
-                prob_dst.write(np.round(band.probability * 255).astype(np.uint8), 1, window=window)
-                mask_dst.write((band.probability >= threshold).astype(np.uint8), 1, window=window)
+            rows = predict_rows(
+                reader.read, reader.height, reader.width, predict, tile, overlap, batch_size
+            )
+            for band in rows:
+                window = Window(0, band.row, reader.width, band.probability.shape[0])
+                prob = np.round(band.probability * 255).astype(np.uint8)
+                prob_dst.write(prob, 1, window=window)
+                prob_dst.write_mask(np.where(band.valid, 255, 0).astype(np.uint8), window=window)
+                mask = np.where(band.probability >= threshold, 1, 0).astype(np.uint8)
+                mask_dst.write(np.where(band.valid, mask, MASK_NODATA), 1, window=window)
             prob_dst.build_overviews([2, 4, 8, 16], Resampling.average)
             mask_dst.build_overviews([2, 4, 8, 16], Resampling.nearest)
-        crs, transform = src.crs, src.transform
+        crs, transform = reader.crs, reader.transform
     with rasterio.open(outputs.mask) as m, rasterio.open(outputs.probability) as p:
         landslides = polygonize(m.read(1) == 1, p.read(1) / 255.0, transform, crs, min_area_m2)
     write_landslides(outputs.landslides, landslides, crs)
     summary = inventory_summary(scene, landslides, threshold, plan)
     with atomic_path(outputs.summary) as tmp:
         tmp.write_text(json.dumps(summary, indent=2))
-    write_quicklook(scene, landslides, outputs.quicklook)
+    write_quicklook(scene, bands, landslides, outputs.quicklook)
     return outputs
 
 

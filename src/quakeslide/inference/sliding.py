@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from rasterio.io import DatasetReader
 from rasterio.windows import Window
 from tqdm import tqdm
 
@@ -47,6 +46,7 @@ class RowBand:
 
     row: int
     probability: np.ndarray  # float32 (rows, width) in [0, 1]
+    valid: np.ndarray  # bool (rows, width): inside the scene's valid data
 
 
 def landslide_probability(net: torch.nn.Module, plan: ComputePlan) -> Callable:
@@ -69,15 +69,20 @@ def landslide_probability(net: torch.nn.Module, plan: ComputePlan) -> Callable:
 
 
 def predict_rows(
-    src: DatasetReader,
+    read: Callable[[Window], tuple[np.ndarray, np.ndarray]],
+    height: int,
+    width: int,
     predict: Callable[[np.ndarray], np.ndarray],
     tile: int = 256,
     overlap: int = 64,
     batch_size: int = 8,
     progress: bool = True,
 ) -> Iterator[RowBand]:
-    """Yield the scene's probability in finished bands of rows, top to bottom."""
-    height, width = src.height, src.width
+    """Yield a scene's probability in finished bands of rows, top to bottom.
+
+    `read(window)` gives (uint8 image (C, h, w), valid (h, w)); windows without any valid
+    pixel are not predicted, and invalid pixels come out with valid = False.
+    """
     win_h, win_w = min(tile, height), min(tile, width)
     stride = max(1, tile - overlap)
     rows, cols = window_starts(height, tile, stride), window_starts(width, tile, stride)
@@ -85,20 +90,29 @@ def predict_rows(
     top = 0
     acc = np.zeros((0, width), np.float32)
     acc_w = np.zeros((0, width), np.float32)
+    valid = np.zeros((0, width), bool)
     bar = tqdm(total=len(rows) * len(cols), desc="predict", unit="win", disable=not progress)
     for i, row in enumerate(rows):
         grow = row + win_h - top - acc.shape[0]
         acc = np.vstack([acc, np.zeros((grow, width), np.float32)])
         acc_w = np.vstack([acc_w, np.zeros((grow, width), np.float32)])
-        for start in range(0, len(cols), batch_size):
-            batch_cols = cols[start : start + batch_size]
-            batch = np.stack([src.read(window=Window(c, row, win_w, win_h)) for c in batch_cols])
-            for col, prob in zip(batch_cols, predict(batch), strict=True):
-                acc[row - top : row - top + win_h, col : col + win_w] += prob * weights
-                acc_w[row - top : row - top + win_h, col : col + win_w] += weights
-            bar.update(len(batch_cols))
+        valid = np.vstack([valid, np.zeros((grow, width), bool)])
+        pending: list[tuple[int, np.ndarray]] = []
+        for j, col in enumerate(cols):
+            image, window_valid = read(Window(col, row, win_w, win_h))
+            valid[row - top : row - top + win_h, col : col + win_w] |= window_valid
+            if window_valid.any():
+                pending.append((col, image))
+            if pending and (len(pending) == batch_size or j == len(cols) - 1):
+                probabilities = predict(np.stack([image for _, image in pending]))
+                for (c, _), prob in zip(pending, probabilities, strict=True):
+                    acc[row - top : row - top + win_h, c : c + win_w] += prob * weights
+                    acc_w[row - top : row - top + win_h, c : c + win_w] += weights
+                pending = []
+            bar.update(1)
         done = rows[i + 1] if i + 1 < len(rows) else height
-        n_done = done - top
-        yield RowBand(top, acc[:n_done] / acc_w[:n_done])
-        acc, acc_w, top = acc[n_done:], acc_w[n_done:], done
+        n = done - top
+        probability = np.divide(acc[:n], acc_w[:n], out=np.zeros_like(acc[:n]), where=acc_w[:n] > 0)
+        yield RowBand(top, probability, valid[:n].copy())
+        acc, acc_w, valid, top = acc[n:], acc_w[n:], valid[n:], done
     bar.close()

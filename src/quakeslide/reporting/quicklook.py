@@ -5,26 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import rasterio
 from PIL import Image, ImageDraw
-from rasterio.enums import Resampling
 from rasterio.transform import rowcol
 
 from quakeslide.io.raster import atomic_path
+from quakeslide.io.scene import open_scene_reader
 from quakeslide.io.vectors import Landslide
 
 MAX_SIDE = 1600
 OUTLINE = (255, 0, 0)
 
 
-def write_quicklook(scene: Path, landslides: list[Landslide], out: Path) -> Path:
+def write_quicklook(
+    scene: Path, bands: list[int] | None, landslides: list[Landslide], out: Path
+) -> Path:
     """Read the scene decimated (never whole) and outline every landslide polygon in red."""
-    with rasterio.open(scene) as src:
-        scale = min(1.0, MAX_SIDE / max(src.height, src.width))
-        shape = (max(1, round(src.height * scale)), max(1, round(src.width * scale)))
-        bands = [1, 2, 3] if src.count >= 3 else [1]
-        image = src.read(bands, out_shape=(len(bands), *shape), resampling=Resampling.average)
-        transform = src.transform
+    with open_scene_reader(scene, bands) as reader:
+        image = reader.read_decimated(MAX_SIDE)
+        scale = image.shape[1] / reader.height
+        transform = reader.transform
     picture = Image.fromarray(np.moveaxis(image, 0, -1).squeeze().astype(np.uint8)).convert("RGB")
     draw = ImageDraw.Draw(picture)
     for landslide in landslides:
