@@ -273,3 +273,49 @@ def test_labelme_alone_names_its_images(scene, tmp_path):
     # a Labelme file whose image is gone and not embedded
     (labels / "e.json").write_text(json.dumps(labelme | {"imagePath": "gone.png"}))
     assert "gone.png" in _cli_error(["--labels", labels, "--out", tmp_path / "ds2"])
+
+
+@pytest.mark.parametrize("driver,suffix", [("GeoJSON", ".geojson"), ("ESRI Shapefile", ".shp")])
+def test_geojson_and_shapefile_labels(scene, tmp_path, driver, suffix):
+    meta, _, geometries, fields = pyogrio.raw.read(scene.polygons_path)
+    labels = tmp_path / f"labels{suffix}"
+    pyogrio.raw.write(
+        labels,
+        geometries,
+        fields,
+        meta["fields"],
+        driver=driver,
+        geometry_type="MultiPolygon",
+        crs="EPSG:32648",
+    )
+    tile_scenes(
+        [scene.image_path], labels, tmp_path / "ds", TilingOptions(size=128), progress=False
+    )
+    with rasterio.open(scene.mask_path) as truth_src:
+        truth = truth_src.read(1)[:128, :128]
+    np.testing.assert_array_equal(read_mask(tmp_path / "ds", "s_0_0"), truth)
+
+
+def test_invalid_polygons_are_repaired_with_a_warning(scene, tmp_path, caplog):
+    x0, y0 = 330000 + 10, 3440000 - 60  # a bow-tie, self-intersecting, inside tile s_0_0
+    bowtie = shapely.Polygon([(x0, y0), (x0 + 40, y0 + 40), (x0 + 40, y0), (x0, y0 + 40)])
+    assert not bowtie.is_valid
+    pyogrio.raw.write(
+        tmp_path / "bad.gpkg",
+        np.array([shapely.to_wkb(bowtie)], dtype=object),
+        [],
+        [],
+        geometry_type="Polygon",
+        crs="EPSG:32648",
+    )
+    with caplog.at_level("WARNING"):
+        tile_scenes(
+            [scene.image_path],
+            tmp_path / "bad.gpkg",
+            tmp_path / "ds",
+            TilingOptions(size=128),
+            progress=False,
+        )
+    assert "repaired 1 invalid polygon" in caplog.text
+    mask = read_mask(tmp_path / "ds", "s_0_0")
+    assert 0.5 * (40 / 0.61) ** 2 / 2 < (mask == 1).sum() < (40 / 0.61) ** 2 / 2 * 1.5
