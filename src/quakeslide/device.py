@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import os
-import platform
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,15 +27,6 @@ def cpu_flags() -> frozenset[str]:
         if line.startswith(("flags", "Features")):
             return frozenset(line.split(":", 1)[1].split())
     return frozenset()
-
-
-def cpu_model() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def cpu_has_native_bf16(flags: frozenset[str] | None = None) -> bool:

@@ -14,7 +14,6 @@ from quakeslide.errors import InputError
 from quakeslide.io.mask_labels import detect_encoding
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
-IGNORE_INDEX = 255
 
 
 def list_stems(dataset: Path, split: str | None = None) -> list[str]:
@@ -25,6 +24,9 @@ def list_stems(dataset: Path, split: str | None = None) -> list[str]:
         if not split_file.exists():
             raise InputError(f"{split_file}: split list not found")
         return [s.strip() for s in split_file.read_text().splitlines() if s.strip()]
+    for folder in ("images", "masks"):
+        if not (dataset / folder).is_dir():
+            raise InputError(f"{dataset}: no {folder}/ folder (a dataset holds images/ and masks/)")
     masks = {p.stem for p in (dataset / "masks").glob("*.png")}
     stems = sorted(
         p.stem
@@ -41,7 +43,11 @@ def read_image(path: Path) -> np.ndarray:
     if path.suffix.lower() in (".tif", ".tiff"):
         with rasterio.open(path) as src:
             return src.read()
-    return np.asarray(Image.open(path).convert("RGB")).transpose(2, 0, 1).copy()
+    with Image.open(path) as image:
+        if image.mode not in ("L", "RGB"):
+            image = image.convert("RGB")
+        pixels = np.asarray(image)
+    return (pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)).copy()
 
 
 def find_image(dataset: Path, stem: str) -> Path:

@@ -26,6 +26,7 @@ from quakeslide.data.positions import TilePosition
 from quakeslide.errors import InputError
 from quakeslide.io.label_sources import detect_label_format, open_labels
 from quakeslide.io.labelme import check_labelme_image, labelme_image_data
+from quakeslide.io.mask_labels import IGNORE
 from quakeslide.io.raster import bounded_gdal_cache, geotiff_profile
 from quakeslide.io.scene import SceneReader, open_scene_reader
 
@@ -46,7 +47,6 @@ TILE_FIELDS = [
     "valid_fraction",
 ]
 BLOCK_TILES = 4  # tiles per side of a spatial block used to group folds
-IGNORE = 255
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,7 @@ def tile_scenes(
         (work / "masks").mkdir()
         if not scenes:
             scenes = scenes_from_labelme(Path(labels), work / ".embedded")
+        _refuse_duplicate_stems([Path(s) for s in scenes])
         rows: list[dict] = []
         sources: list[dict] = []
         with bounded_gdal_cache():
@@ -114,6 +115,15 @@ def tile_scenes(
         shutil.rmtree(work, ignore_errors=True)
     summary = json.loads((out / "dataset.json").read_text())
     return TilingResult(out, len(rows), summary["counts"]["landslide_tiles"], summary["counts"])
+
+
+def _refuse_duplicate_stems(scenes: list[Path]) -> None:
+    """Tile names start with the scene's stem, so two scenes must not share one."""
+    seen: dict[str, Path] = {}
+    for scene in scenes:
+        if scene.stem in seen:
+            raise InputError(f"{scene}: same name as {seen[scene.stem]}; rename one of them")
+        seen[scene.stem] = scene
 
 
 def scenes_from_labelme(labels: Path, holding: Path) -> list[Path]:
@@ -217,7 +227,7 @@ def _write_tile(
         "width": size,
         "crs": reader.crs.to_string() if reader.crs else "",
         "transform": ",".join(f"{v:.6f}" for v in tuple(transform)[:6]),
-        "landslide_fraction": round(float((mask == 1).sum() / max(labelled.sum(), 1)), 6),
+        "landslide_fraction": float((mask == 1).sum() / max(labelled.sum(), 1)),
         "block": position.block(size * BLOCK_TILES),
         "padded": int(inner_h < size or inner_w < size),
         "valid_fraction": round(float(valid.mean()), 6),

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-IGNORE_INDEX = 255
+from quakeslide.io.mask_labels import IGNORE as IGNORE_INDEX
 
 
 @dataclass(frozen=True)

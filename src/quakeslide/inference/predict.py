@@ -48,6 +48,10 @@ def predict_scene(
     """Map landslides over a whole scene; outputs share the scene's CRS and transform."""
     scene, out_dir = Path(scene), Path(out_dir)
     overlap = tile // 4 if overlap is None else overlap
+    if tile < 32 or not 0 <= overlap < tile:
+        raise InputError(
+            f"window {tile} px with overlap {overlap}: need tile >= 32, 0 <= overlap < tile"
+        )
     stem = scene.stem
     outputs = PredictionOutputs(
         *(

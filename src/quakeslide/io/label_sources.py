@@ -12,16 +12,16 @@ from typing import Protocol
 
 import numpy as np
 from rasterio.windows import Window
+from rasterio.windows import bounds as window_bounds
 
 from quakeslide.errors import InputError
 from quakeslide.io.labelme import find_labelme, read_labelme
 from quakeslide.io.labels import read_vector_labels
-from quakeslide.io.mask_labels import read_mask_folder_item, read_mask_labels
+from quakeslide.io.mask_labels import MASK_SUFFIXES, read_mask_folder_item, read_mask_labels
 from quakeslide.io.scene import SceneReader
 
 LABEL_FORMATS = ("auto", "labelme", "vector", "mask")
 VECTOR_SUFFIXES = {".gpkg", ".shp", ".geojson", ".fgb", ".kml", ".gml"}
-MASK_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".gif"}
 
 
 class LabelSource(Protocol):
@@ -37,7 +37,7 @@ def detect_label_format(labels: Path) -> str:
         suffixes = {p.suffix.lower() for p in labels.iterdir()}
         if ".json" in suffixes:
             return "labelme"
-        if suffixes & MASK_SUFFIXES:
+        if suffixes & set(MASK_SUFFIXES):
             return "mask"
         raise InputError(f"{labels}: folder holds neither Labelme JSON nor mask images")
     suffix = labels.suffix.lower()
@@ -85,7 +85,4 @@ def open_labels(
 
 
 def _scene_bounds(reader: SceneReader) -> tuple[float, float, float, float]:
-    t = reader.transform
-    xs = (t.c, t.c + t.a * reader.width)
-    ys = (t.f, t.f + t.e * reader.height)
-    return min(xs), min(ys), max(xs), max(ys)
+    return window_bounds(Window(0, 0, reader.width, reader.height), reader.transform)

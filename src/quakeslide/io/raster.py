@@ -8,7 +8,6 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import rasterio
 from rasterio.io import DatasetReader
 
@@ -75,14 +74,3 @@ def geotiff_profile(reference: dict, count: int, dtype: str, nodata: float | Non
         profile.update(tiled=False, blockxsize=None, blockysize=None)
         profile = {k: v for k, v in profile.items() if v is not None}
     return profile
-
-
-def write_array(
-    path: Path, array: np.ndarray, reference: dict, nodata: float | None = None
-) -> Path:
-    """Write a (bands, H, W) or (H, W) array as a GeoTIFF on the reference grid, atomically."""
-    bands = array[None] if array.ndim == 2 else array
-    profile = geotiff_profile(reference, bands.shape[0], str(bands.dtype), nodata)
-    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-        dst.write(bands)
-    return Path(path)

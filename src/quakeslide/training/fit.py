@@ -18,6 +18,7 @@ from quakeslide.config import TrainConfig
 from quakeslide.data.dataset import TileDataset, list_stems
 from quakeslide.device import configure_cpu_threads, plan_compute
 from quakeslide.errors import InputError
+from quakeslide.io.raster import atomic_path
 from quakeslide.models import count_parameters
 from quakeslide.training.module import LandslideSegmenter
 
@@ -161,5 +162,6 @@ def train(dataset: Path, out: Path, config: TrainConfig) -> RunResult:
         "precision_reason": plan.reason,
         "torch": torch.__version__,
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    with atomic_path(out / "summary.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2))
     return RunResult(out, Path(checkpoints.best_model_path), summary)

@@ -9,9 +9,9 @@ import lightning as L
 import torch
 from torch import nn
 
-from quakeslide.data.dataset import IGNORE_INDEX
 from quakeslide.errors import InputError
 from quakeslide.evaluation.pixel import Confusion
+from quakeslide.io.mask_labels import IGNORE as IGNORE_INDEX
 from quakeslide.models import build_model
 
 CHECKPOINT_KEY = "quakeslide"
@@ -108,7 +108,11 @@ def load_net(checkpoint: Path, map_location: str = "cpu") -> tuple[NormalizedNet
         raise InputError(f"{checkpoint}: checkpoint not found") from err
     except Exception as err:  # truncated zip, pickle refused, ...
         raise InputError(f"{checkpoint}: not a readable checkpoint ({err})") from err
-    if not isinstance(payload, dict) or CHECKPOINT_KEY not in payload:
+    if (
+        not isinstance(payload, dict)
+        or CHECKPOINT_KEY not in payload
+        or "state_dict" not in payload
+    ):
         raise InputError(f"{checkpoint}: not a quakeslide checkpoint")
     meta = payload[CHECKPOINT_KEY]
     net = NormalizedNet(meta["model"], meta["mean"], meta["std"])
