@@ -9,12 +9,14 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# the stamp names the torch build, so asking for another build reinstalls
+STAMP := $(VENV)/.installed-$(subst /,_,$(subst :,_,$(subst =,_,$(TORCH)$(TORCH_INDEX))))
 
 .PHONY: install demo test lint clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
+	rm -f $(VENV)/.installed-*
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install --quiet -e ".[dev]"

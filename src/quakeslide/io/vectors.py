@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyogrio.raw
 import shapely
+import shapely.affinity
 from rasterio.crs import CRS
 from rasterio.features import shapes
 from rasterio.warp import transform_geom
@@ -69,10 +70,16 @@ def polygonize(
 
 
 def _to_metric(geom: shapely.Geometry, crs: CRS | None) -> shapely.Geometry:
-    if crs is None or not crs.is_geographic:
+    """The polygon in metres: projected CRSs scaled by their unit, geographic ones in UTM."""
+    if crs is None:
         return geom
+    if not crs.is_geographic:
+        metres = crs.linear_units_factor[1]
+        return (
+            geom if metres == 1.0 else shapely.affinity.scale(geom, metres, metres, origin=(0, 0))
+        )
     lon, lat = geom.centroid.x, geom.centroid.y
-    zone = int((lon + 180) // 6) + 1
+    zone = min(int((lon + 180) // 6) + 1, 60)
     utm = CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
     return shapely.geometry.shape(transform_geom(crs, utm, geom.__geo_interface__))
 
