@@ -5,6 +5,7 @@ import pytest
 import rasterio
 from PIL import Image
 from rasterio.transform import from_origin
+from rasters import random_rgb, write_geotiff
 
 from quakeslide.device import plan_compute
 from quakeslide.errors import InputError
@@ -20,24 +21,11 @@ def net():
     return NormalizedNet("linknet", [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]).eval()
 
 
-def write_scene(path, height=150, width=210, nodata=None, crs="EPSG:32648"):
-    rng = np.random.default_rng(1)
-    data = rng.integers(1, 256, (3, height, width), dtype=np.uint8)
+def write_scene(path, height=150, width=210, nodata=None):
+    data = random_rgb(height, width, seed=1)
     if nodata is not None:
         data[:, :50, :70] = nodata
-    profile = dict(
-        driver="GTiff",
-        height=height,
-        width=width,
-        count=3,
-        dtype="uint8",
-        nodata=nodata,
-        crs=crs,
-        transform=from_origin(330000, 3440000, 0.61, 0.61),
-    )
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(data)
-    return path
+    return write_geotiff(path, data, nodata)
 
 
 def test_nodata_stays_nodata(tmp_path, net):

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
-import rasterio
-from rasterio.transform import from_origin
+from rasters import random_rgb, write_geotiff
 
 from quakeslide.inference.sliding import blend_weights, predict_rows, window_starts
 from quakeslide.io.scene import open_scene_reader
@@ -30,24 +29,10 @@ def test_blend_weights_smooth_and_positive():
 
 
 def _scene(tmp_path, height, width, nodata=None):
-    rng = np.random.default_rng(0)
-    data = rng.integers(1, 256, (3, height, width), dtype=np.uint8)
+    data = random_rgb(height, width)
     if nodata is not None:
         data[:, : height // 3, : width // 2] = nodata  # a corner without data
-    path = tmp_path / "scene.tif"
-    profile = dict(
-        driver="GTiff",
-        height=height,
-        width=width,
-        count=3,
-        dtype="uint8",
-        crs="EPSG:32648",
-        transform=from_origin(330000, 3440000, 0.61, 0.61),
-        nodata=nodata,
-    )
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(data)
-    return path, data
+    return write_geotiff(tmp_path / "scene.tif", data, nodata), data
 
 
 def brightness(batch):

@@ -9,7 +9,7 @@ import pytest
 import rasterio
 import shapely
 from PIL import Image
-from rasterio.transform import from_origin
+from rasters import write_geotiff
 from typer.testing import CliRunner
 
 from quakeslide.cli import app
@@ -100,18 +100,7 @@ def test_palette_masks_with_nodata_and_keep_empty(tmp_path):
     height, width = 256, 384
     image = np.full((3, height, width), 90, np.uint8)
     image[:, :, 256:] = 0  # the right third is nodata
-    profile = dict(
-        driver="GTiff",
-        height=height,
-        width=width,
-        count=3,
-        dtype="uint8",
-        nodata=0,
-        crs="EPSG:32648",
-        transform=from_origin(330000, 3440000, 0.61, 0.61),
-    )
-    with rasterio.open(tmp_path / "scene.tif", "w", **profile) as dst:
-        dst.write(image)
+    write_geotiff(tmp_path / "scene.tif", image, nodata=0)
     labels = np.zeros((height, width), np.uint8)
     labels[10:40, 10:40] = 1  # one landslide, in the first of four valid 128-tiles
     palette = Image.fromarray(labels, mode="P")
