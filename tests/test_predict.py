@@ -3,17 +3,21 @@
 import numpy as np
 import pytest
 import rasterio
+import torch
 from PIL import Image
 from rasterio.transform import from_origin
 from rasters import random_rgb, write_geotiff
+from typer.testing import CliRunner
 
+from quakeslide.cli import app
 from quakeslide.device import plan_compute
 from quakeslide.errors import InputError
 from quakeslide.inference import predict as predict_module
 from quakeslide.inference.predict import predict_scene
-from quakeslide.training.module import NormalizedNet
+from quakeslide.training.module import CHECKPOINT_KEY, NormalizedNet
 
 PLAN = plan_compute("cpu", "32-true")
+runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +85,48 @@ def test_a_run_stopped_midway_leaves_no_output_under_final_names(tmp_path, net, 
     with pytest.raises(KeyboardInterrupt):
         predict_scene(net, scene, tmp_path / "out", PLAN, tile=64)
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def save_checkpoint(net, path):
+    meta = {
+        "format": 1,
+        "model": "linknet",
+        "mean": [0.5] * 3,
+        "std": [0.25] * 3,
+        "tile_size": 64,
+        "classes": ["background", "landslide"],
+    }
+    state = {f"net.{k}": v for k, v in net.state_dict().items()}
+    torch.save({"state_dict": state, CHECKPOINT_KEY: meta}, path)
+    return path
+
+
+def test_folder_of_scenes_and_finished_outputs_skipped(tmp_path, net):
+    checkpoint = save_checkpoint(net, tmp_path / "model.ckpt")
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    write_scene(scenes / "a.tif")
+    write_scene(scenes / "b.tif", height=90, width=100)
+    args = [
+        "predict",
+        str(checkpoint),
+        str(scenes),
+        "--out",
+        str(tmp_path / "out"),
+        "--tile",
+        "64",
+        "--device",
+        "cpu",
+        "--precision",
+        "32-true",
+    ]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert len(list((tmp_path / "out").iterdir())) == 10
+    stamp = (tmp_path / "out" / "a_mask.tif").stat().st_mtime_ns
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0 and second.output.count("skipped") == 2
+    assert (tmp_path / "out" / "a_mask.tif").stat().st_mtime_ns == stamp
+    write_scene(scenes / "a.png")  # same stem as a.tif: outputs would collide
+    third = runner.invoke(app, args)
+    assert third.exit_code == 2 and "same name" in third.output

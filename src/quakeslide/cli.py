@@ -184,7 +184,7 @@ def train(
 @one_line_errors
 def predict(
     checkpoint: Annotated[Path, typer.Argument(help="trained checkpoint (.ckpt)")],
-    scenes: Annotated[list[Path], typer.Argument(help="scene GeoTIFF(s)")],
+    scenes: Annotated[list[Path], typer.Argument(help="scene file(s) or folder(s) of scenes")],
     out: Annotated[Path, typer.Option(help="output folder")],
     threshold: Annotated[float, typer.Option()] = 0.5,
     min_area: Annotated[float, typer.Option(help="drop polygons smaller than this (m2)")] = 0.0,
@@ -197,13 +197,17 @@ def predict(
 ) -> None:
     """Map landslides over whole scenes: probability / mask GeoTIFFs, polygons, summary."""
     from quakeslide.device import configure_cpu_threads, plan_compute
-    from quakeslide.inference.predict import predict_scene
+    from quakeslide.inference.predict import PredictionOutputs, predict_scene
+    from quakeslide.io.raster import expand_scenes
     from quakeslide.training.module import load_net
 
     plan = plan_compute(device, precision)
     configure_cpu_threads()
     net, _ = load_net(checkpoint)
-    for scene in scenes:
+    for scene in expand_scenes(scenes):
+        if PredictionOutputs.for_scene(scene, out).finished():
+            typer.echo(f"{scene.name}: outputs exist in {out}, skipped")
+            continue
         outputs = predict_scene(
             net,
             scene,

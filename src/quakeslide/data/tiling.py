@@ -27,7 +27,7 @@ from quakeslide.errors import InputError
 from quakeslide.io.label_sources import detect_label_format, open_labels
 from quakeslide.io.labelme import check_labelme_image, labelme_image_data
 from quakeslide.io.mask_labels import IGNORE
-from quakeslide.io.raster import bounded_gdal_cache, geotiff_profile
+from quakeslide.io.raster import bounded_gdal_cache, geotiff_profile, refuse_duplicate_stems
 from quakeslide.io.scene import SceneReader, open_scene_reader
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def tile_scenes(
         (work / "masks").mkdir()
         if not scenes:
             scenes = scenes_from_labelme(Path(labels), work / ".embedded")
-        _refuse_duplicate_stems([Path(s) for s in scenes])
+        refuse_duplicate_stems([Path(s) for s in scenes])
         rows: list[dict] = []
         sources: list[dict] = []
         with bounded_gdal_cache():
@@ -115,15 +115,6 @@ def tile_scenes(
         shutil.rmtree(work, ignore_errors=True)
     summary = json.loads((out / "dataset.json").read_text())
     return TilingResult(out, len(rows), summary["counts"]["landslide_tiles"], summary["counts"])
-
-
-def _refuse_duplicate_stems(scenes: list[Path]) -> None:
-    """Tile names start with the scene's stem, so two scenes must not share one."""
-    seen: dict[str, Path] = {}
-    for scene in scenes:
-        if scene.stem in seen:
-            raise InputError(f"{scene}: same name as {seen[scene.stem]}; rename one of them")
-        seen[scene.stem] = scene
 
 
 def scenes_from_labelme(labels: Path, holding: Path) -> list[Path]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,15 @@ class PredictionOutputs:
     summary: Path
     quicklook: Path
 
+    @classmethod
+    def for_scene(cls, scene: Path, out_dir: Path) -> PredictionOutputs:
+        suffixes = ("prob.tif", "mask.tif", "landslides.gpkg", "summary.json", "quicklook.png")
+        return cls(*(Path(out_dir) / f"{Path(scene).stem}_{suffix}" for suffix in suffixes))
+
+    def finished(self) -> bool:
+        """Each output is renamed into place only when complete, so existing means done."""
+        return all(Path(p).exists() for p in asdict(self).values())
+
 
 def predict_scene(
     net,
@@ -52,19 +61,7 @@ def predict_scene(
         raise InputError(
             f"window {tile} px with overlap {overlap}: need tile >= 32, 0 <= overlap < tile"
         )
-    stem = scene.stem
-    outputs = PredictionOutputs(
-        *(
-            out_dir / f"{stem}_{suffix}"
-            for suffix in (
-                "prob.tif",
-                "mask.tif",
-                "landslides.gpkg",
-                "summary.json",
-                "quicklook.png",
-            )
-        )
-    )
+    outputs = PredictionOutputs.for_scene(scene, out_dir)
     expected = int(net.mean.shape[1])
     with bounded_gdal_cache(), open_scene_reader(scene, bands) as reader:
         if len(reader.bands) != expected:

@@ -74,3 +74,30 @@ def geotiff_profile(reference: dict, count: int, dtype: str, nodata: float | Non
         profile.update(tiled=False, blockxsize=None, blockysize=None)
         profile = {k: v for k, v in profile.items() if v is not None}
     return profile
+
+
+RASTER_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".jp2", ".img", ".vrt")
+
+
+def expand_scenes(paths: list[Path]) -> list[Path]:
+    """Scene files, with each folder replaced by the rasters directly inside it (sorted)."""
+    scenes = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in RASTER_SUFFIXES)
+            if not found:
+                raise InputError(f"{path}: folder holds no raster ({', '.join(RASTER_SUFFIXES)})")
+            scenes.extend(found)
+        else:
+            scenes.append(path)
+    refuse_duplicate_stems(scenes)
+    return scenes
+
+
+def refuse_duplicate_stems(scenes: list[Path]) -> None:
+    """Outputs are named after the scene's stem, so two scenes must not share one."""
+    seen: dict[str, Path] = {}
+    for scene in scenes:
+        if scene.stem in seen:
+            raise InputError(f"{scene}: same name as {seen[scene.stem]}; rename one of them")
+        seen[scene.stem] = scene
