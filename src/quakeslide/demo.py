@@ -17,6 +17,7 @@ from quakeslide.data.tiling import TilingOptions, tile_scenes
 from quakeslide.device import plan_compute
 from quakeslide.evaluation.pixel import Confusion
 from quakeslide.inference.predict import predict_scene
+from quakeslide.io.raster import atomic_path
 from quakeslide.training.fit import train
 from quakeslide.training.module import load_net
 
@@ -99,8 +100,12 @@ def run_demo(out: Path, settings: DemoSettings = DemoSettings(), echo: Callable 
         "settings": asdict(s),
         "outputs": {k: str(v) for k, v in asdict(outputs).items()} | {"run": str(run.run)},
     }
-    (out / "demo_summary.json").write_text(json.dumps(result, indent=2))
-    (out / "report.md").write_text(_report(result))
+    for name, text in (
+        ("demo_summary.json", json.dumps(result, indent=2)),
+        ("report.md", _report(result, outputs.quicklook.relative_to(out))),
+    ):
+        with atomic_path(out / name) as tmp:
+            tmp.write_text(text)
     m = confusion
     echo(
         f"\ntest scene: precision {m.precision:.3f}  recall {m.recall:.3f}  F1 {m.f1:.3f}"
@@ -114,7 +119,7 @@ def run_demo(out: Path, settings: DemoSettings = DemoSettings(), echo: Callable 
     return result
 
 
-def _report(result: dict) -> str:
+def _report(result: dict, quicklook: Path) -> str:
     m = result["test_scene_pixel_metrics"]
     lines = [
         "# quakeslide demo",
@@ -130,11 +135,7 @@ def _report(result: dict) -> str:
         f" total area {result['mapped_area_m2']:.0f} m2.",
         f"Precision mode: {result['precision_mode']}. Stage times (s): {result['seconds']}.",
         "",
-        "![quicklook]("
-        + str(
-            Path(result["outputs"]["quicklook"]).relative_to(Path(result["outputs"]["run"]).parent)
-        )
-        + ")",
+        f"![quicklook]({quicklook})",
         "",
         "## Outputs",
         *[f"- {k}: `{v}`" for k, v in result["outputs"].items()],

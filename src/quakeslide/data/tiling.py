@@ -109,12 +109,11 @@ def tile_scenes(
             raise InputError(f"{labels}: no landslide pixel falls inside the scene(s)")
         shutil.rmtree(work / ".embedded", ignore_errors=True)
         dropped = _drop_empty(work, rows, options)
-        _write_index(work, rows, sources, labels, options, dropped)
+        counts = _write_index(work, rows, sources, labels, options, dropped)
         work.rename(out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    summary = json.loads((out / "dataset.json").read_text())
-    return TilingResult(out, len(rows), summary["counts"]["landslide_tiles"], summary["counts"])
+    return TilingResult(out, len(rows), counts["landslide_tiles"], counts)
 
 
 def scenes_from_labelme(labels: Path, holding: Path) -> list[Path]:
@@ -251,7 +250,8 @@ def _write_index(
     labels: Path,
     options: TilingOptions,
     dropped: int,
-) -> None:
+) -> dict[str, int]:
+    """Write tiles.csv and dataset.json; return the tile counts."""
     with open(work / "tiles.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=TILE_FIELDS)
         writer.writeheader()
@@ -275,3 +275,4 @@ def _write_index(
         },
     }
     (work / "dataset.json").write_text(json.dumps(summary, indent=2))
+    return summary["counts"]
