@@ -43,6 +43,7 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*Dataset is not georeferenced.*")
     warnings.filterwarnings("ignore", ".*LeafSpec.*is deprecated.*")
+    warnings.filterwarnings("ignore", ".*Checkpoint directory .* exists and is not empty.*")
 
 
 @app.command()
@@ -144,40 +145,155 @@ def _rgb(text: str | None) -> tuple[int, int, int] | None:
     return tuple(values) if values is not None else None
 
 
+ConfigFile = Annotated[Path | None, typer.Option("--config", help="YAML file of options")]
+Model = Annotated[str | None, typer.Option(help="linknet or unet [default: linknet]")]
+Epochs = Annotated[int | None, typer.Option(help="[default: 90]")]
+BatchSize = Annotated[int | None, typer.Option(help="[default: 5]")]
+LearningRate = Annotated[float | None, typer.Option(help="Adam learning rate [default: 1e-3]")]
+StepSize = Annotated[int | None, typer.Option(help="StepLR period in epochs [default: 30]")]
+Augment = Annotated[
+    int | None, typer.Option(help="each tile 1x as is + (N-1)x augmented per epoch [default: 5]")
+]
+Crop = Annotated[int | None, typer.Option(help="train on random crops of this side")]
+MaxTiles = Annotated[int | None, typer.Option(help="use at most this many tiles")]
+Seed = Annotated[int | None, typer.Option(help="[default: 0]")]
+Accelerator = Annotated[str | None, typer.Option(help="auto, cpu, cuda/gpu [default: auto]")]
+Devices = Annotated[int | None, typer.Option(help="processes per node (DDP when > 1)")]
+NumNodes = Annotated[int | None, typer.Option(help="machines (DDP)")]
+Precision = Annotated[
+    str | None, typer.Option(help="auto, 32-true, bf16-mixed, 16-mixed [default: auto]")
+]
+Workers = Annotated[int | None, typer.Option(help="data loader worker processes [default: 0]")]
+TrainSplit = Annotated[str | None, typer.Option(help="e.g. train (reads train.txt)")]
+ValSplit = Annotated[str | None, typer.Option(help="e.g. val (reads val.txt)")]
+
+
 @app.command()
 @one_line_errors
 def train(
     dataset: Annotated[Path, typer.Argument(help="dataset folder (images/, masks/)")],
     out: Annotated[Path, typer.Option(help="run folder")],
-    model: Annotated[str, typer.Option(help="linknet or unet")] = "linknet",
-    epochs: Annotated[int, typer.Option()] = 90,
-    batch_size: Annotated[int, typer.Option()] = 5,
-    lr: Annotated[float, typer.Option()] = 1e-3,
-    seed: Annotated[int, typer.Option()] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
-    precision: Annotated[str, typer.Option(help="auto, 32-true, bf16-mixed, 16-mixed")] = "auto",
-    train_split: Annotated[str | None, typer.Option(help="e.g. train (reads train.txt)")] = None,
-    val_split: Annotated[str | None, typer.Option(help="e.g. val (reads val.txt)")] = None,
+    config: ConfigFile = None,
+    resume: Annotated[bool, typer.Option(help="continue the run in OUT from last.ckpt")] = False,
+    model: Model = None,
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
+    lr: LearningRate = None,
+    step_size: StepSize = None,
+    augment: Augment = None,
+    crop: Crop = None,
+    max_tiles: MaxTiles = None,
+    seed: Seed = None,
+    accelerator: Accelerator = None,
+    devices: Devices = None,
+    num_nodes: NumNodes = None,
+    precision: Precision = None,
+    num_workers: Workers = None,
+    train_split: TrainSplit = None,
+    val_split: ValSplit = None,
 ) -> None:
-    """Train a model with the paper's settings (cross-entropy, Adam 1e-3, StepLR 30, batch 5)."""
+    """Train a model with the paper's settings (cross-entropy, Adam 1e-3, StepLR 30, batch 5).
+
+    Options override --config, which overrides the defaults; with --resume the run's own
+    config.yaml is the base.
+    """
     from quakeslide.config import TrainConfig
+    from quakeslide.device import is_launch_rank_zero
     from quakeslide.training.fit import train as run_training
 
     quiet_libraries()
-    config = TrainConfig(
-        model=model,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        device=device,
-        precision=precision,
-        train_split=train_split,
-        val_split=val_split,
-    )
-    result = run_training(dataset, out, config)
-    typer.echo(f"best validation F1 {result.summary['best_val_f1']:.3f}")
+    saved = out / "config.yaml"
+    base = saved if resume and config is None and saved.exists() else config
+    options = {k: v for k, v in locals().items() if k in TrainConfig.model_fields}
+    resolved = TrainConfig.resolve(base, **options)
+    result = run_training(dataset, out, resolved, resume=resume)
+    best = result.summary["best"]
+    if not is_launch_rank_zero():
+        return
+    if best:
+        typer.echo(
+            f"best epoch {best['epoch']}: F1 {best['f1']:.3f} precision {best['precision']:.3f}"
+            f" recall {best['recall']:.3f} IoU {best['iou']:.3f}"
+        )
     typer.echo(f"run folder: {result.run}\nbest checkpoint: {result.best_checkpoint}")
+
+
+@app.command()
+@one_line_errors
+def cv(
+    dataset: Annotated[Path, typer.Argument(help="dataset folder (images/, masks/)")],
+    out: Annotated[Path, typer.Option(help="cross-validation folder")],
+    folds: Annotated[int, typer.Option(help="number of folds")] = 5,
+    grouping: Annotated[
+        str, typer.Option(help="auto, blocks (touching tiles stay together) or random")
+    ] = "auto",
+    config: ConfigFile = None,
+    model: Model = None,
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
+    lr: LearningRate = None,
+    step_size: StepSize = None,
+    augment: Augment = None,
+    crop: Crop = None,
+    max_tiles: MaxTiles = None,
+    seed: Seed = None,
+    accelerator: Accelerator = None,
+    devices: Devices = None,
+    precision: Precision = None,
+    train_split: TrainSplit = None,
+) -> None:
+    """k-fold cross-validation; finished folds are kept and stopped ones resumed on rerun."""
+    from quakeslide.config import TrainConfig
+    from quakeslide.training.cv import cross_validate
+
+    quiet_libraries()
+    options = {k: v for k, v in locals().items() if k in TrainConfig.model_fields}
+    summary = cross_validate(dataset, out, TrainConfig.resolve(config, **options), folds, grouping)
+    for name, value in summary["metrics"].items():
+        typer.echo(f"{name:<10} {value['mean']:.3f} ± {value['std']:.3f}")
+    typer.echo(f"grouping {summary['grouping']}; results in {out}")
+
+
+@app.command()
+@one_line_errors
+def study(
+    dataset: Annotated[Path, typer.Argument(help="dataset folder (images/, masks/)")],
+    out: Annotated[Path, typer.Option(help="study folder")],
+    models: Annotated[str, typer.Option(help="comma separated")] = "unet,linknet",
+    sizes: Annotated[str, typer.Option(help="training-set sizes, nested")] = "100,200,300,400",
+    folds: Annotated[int, typer.Option(help="folds when no --val-split is given")] = 5,
+    grouping: Annotated[str, typer.Option(help="auto, blocks or random")] = "auto",
+    config: ConfigFile = None,
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
+    lr: LearningRate = None,
+    step_size: StepSize = None,
+    augment: Augment = None,
+    crop: Crop = None,
+    max_tiles: MaxTiles = None,
+    seed: Seed = None,
+    accelerator: Accelerator = None,
+    devices: Devices = None,
+    precision: Precision = None,
+    train_split: TrainSplit = None,
+    val_split: Annotated[
+        str | None, typer.Option(help="validate every run on this list (one fold), e.g. val")
+    ] = None,
+) -> None:
+    """The paper's sample-size study and Table 1; rerun to resume (finished runs skipped)."""
+    from quakeslide.config import TrainConfig
+    from quakeslide.training.study import run_study
+
+    quiet_libraries()
+    options = {k: v for k, v in locals().items() if k in TrainConfig.model_fields}
+    resolved = TrainConfig.resolve(config, **options)
+    model_list = [m.strip().lower() for m in models.split(",") if m.strip()]
+    for name in model_list:
+        TrainConfig(model=name)
+    size_list = _ints(sizes, "--sizes") or []
+    summary = run_study(dataset, out, resolved, model_list, size_list, folds, grouping)
+    typer.echo((out / "table1.md").read_text())
+    typer.echo(f"{summary['runs']} runs, {summary['wall_seconds'] / 3600:.2f} h; results in {out}")
 
 
 @app.command()

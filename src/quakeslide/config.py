@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from quakeslide.errors import InputError
 from quakeslide.models import model_names
 
 
@@ -22,9 +24,15 @@ class TrainConfig(BaseModel):
     betas: tuple[float, float] = (0.9, 0.999)
     step_size: int = Field(30, ge=1, description="StepLR period in epochs")
     gamma: float = Field(0.1, gt=0)
+    augment: int = Field(5, ge=1, description="each tile seen this many times per epoch")
+    crop: int | None = Field(None, ge=16, description="train on random crops of this side")
+    max_tiles: int | None = Field(None, ge=1, description="use at most this many train tiles")
     seed: int = 0
-    device: str = "auto"
+    accelerator: str = Field("auto", pattern="^(auto|cpu|cuda|gpu)$")
+    devices: int = Field(1, ge=1)
+    num_nodes: int = Field(1, ge=1)
     precision: str = "auto"
+    num_workers: int = Field(0, ge=0)
     train_split: str | None = None
     val_split: str | None = None
     val_fraction: float = Field(0.2, gt=0, lt=1, description="used when no val split is given")
@@ -36,5 +44,38 @@ class TrainConfig(BaseModel):
             raise ValueError(f"unknown model {name!r}; known models: {', '.join(model_names())}")
         return name.lower()
 
-    def to_yaml(self, path: Path) -> None:
-        Path(path).write_text(yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False))
+    @property
+    def device(self) -> str:
+        return "cuda" if self.accelerator == "gpu" else self.accelerator
+
+    @classmethod
+    def resolve(cls, base: Path | None = None, **overrides: Any) -> TrainConfig:
+        """Defaults, then the YAML file `base`, then the options that were given (not None)."""
+        values = read_yaml(base) if base is not None else {}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**values)
+        except ValidationError as err:
+            where = f"{base}: " if base is not None else ""
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}"
+                for e in err.errors()
+            )
+            raise InputError(f"{where}bad training config: {problems}") from None
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        values = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: config file not found") from None
+    except yaml.YAMLError as err:
+        raise InputError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise InputError(f"{path}: a config file must be a mapping of option: value")
+    return values

@@ -29,7 +29,8 @@ class DemoSettings:
     train_size: int = 1536
     test_size: int = 1024
     tile: int = 128
-    epochs: int = 12
+    epochs: int = 6
+    augment: int = 2
     batch_size: int = 8
     lr: float = 1e-3
     step_size: int = 8
@@ -71,13 +72,14 @@ def run_demo(out: Path, settings: DemoSettings = DemoSettings(), echo: Callable 
     config = TrainConfig(
         model="linknet",
         epochs=s.epochs,
+        augment=s.augment,
         batch_size=s.batch_size,
         lr=s.lr,
         step_size=s.step_size,
         seed=s.seed,
         precision=s.precision,
     )
-    run = train(dataset, out / "run", config)
+    run = train(dataset, out / "run", config, overwrite=True)
     lap("training")
     echo("4/4 predicting the whole test scene")
     net, _ = load_net(run.best_checkpoint)

@@ -10,6 +10,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from quakeslide.data.augment import augment, random_crop
+from quakeslide.data.sampling import TileDraw
 from quakeslide.errors import InputError
 from quakeslide.io.mask_labels import detect_encoding
 
@@ -75,43 +77,56 @@ def mask_lut(dataset: Path, masks: list[np.ndarray]) -> np.ndarray:
 class TileDataset(Dataset):
     """Tiles held in memory as uint8; yields (float image in [0, 1], long mask).
 
-    With `augment`, each draw gets a random flip and 90-degree rotation applied to image
-    and mask alike (the cheap, exact part of the paper's augmentation).
+    Items are addressed by a `TileDraw` (epoch, tile, copy) or a plain tile index. With
+    `augment`, copies other than 0 are augmented (data/augment.py) by a generator seeded
+    from (seed, epoch, tile, copy), so a draw is reproducible wherever it happens. With
+    `crop`, every item is a random crop of that side (smaller windows, faster steps).
     """
 
-    def __init__(self, dataset: Path, stems: list[str], augment: bool = False, seed: int = 0):
+    def __init__(
+        self,
+        dataset: Path,
+        stems: list[str],
+        augment: bool = False,
+        seed: int = 0,
+        crop: int | None = None,
+    ):
         dataset = Path(dataset)
         self.stems = list(stems)
         self.images = [read_image(find_image(dataset, s)) for s in self.stems]
         masks = [np.array(Image.open(dataset / "masks" / f"{s}.png")) for s in self.stems]
         lut = mask_lut(dataset, masks)
         self.masks = [lut[m] for m in masks]
-        self.augment = augment
-        self.rng = np.random.default_rng(seed)
+        self.augment, self.seed, self.crop = augment, seed, crop
 
     def __len__(self) -> int:
         return len(self.stems)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image, mask = self.images[index], self.masks[index]
-        if self.augment:
-            k = int(self.rng.integers(4))
-            image, mask = np.rot90(image, k, axes=(1, 2)), np.rot90(mask, k)
-            if self.rng.random() < 0.5:
-                image, mask = image[:, :, ::-1], mask[:, ::-1]
-        image_t = torch.from_numpy(np.ascontiguousarray(image)).float().div_(255.0)
+    def __getitem__(self, key: TileDraw | int) -> tuple[torch.Tensor, torch.Tensor]:
+        draw = key if isinstance(key, TileDraw) else TileDraw(0, int(key), 0)
+        image, mask = self.images[draw.index], self.masks[draw.index]
+        rng = np.random.default_rng([self.seed, draw.epoch, draw.index, draw.copy])
+        if self.augment and draw.copy > 0:
+            image, mask = augment(image, mask, rng)
+        if self.crop is not None:
+            image, mask = random_crop(image, mask, self.crop, rng)
+        image_t = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).div_(255.0)
         return image_t, torch.from_numpy(np.ascontiguousarray(mask)).long()
 
-    def channel_stats(self) -> tuple[list[float], list[float]]:
-        """Per-band mean and std of the images, in [0, 1] units, for input normalisation."""
-        total = np.zeros(self.images[0].shape[0])
-        total_sq = np.zeros_like(total)
-        count = 0
-        for image in self.images:
-            flat = image.reshape(image.shape[0], -1).astype(np.float64) / 255.0
-            total += flat.sum(axis=1)
-            total_sq += (flat**2).sum(axis=1)
-            count += flat.shape[1]
-        mean = total / count
-        std = np.sqrt(np.maximum(total_sq / count - mean**2, 1e-6))
-        return mean.tolist(), std.tolist()
+    def landslide_pixels(self) -> int:
+        return int(sum(np.count_nonzero(m == 1) for m in self.masks))
+
+
+def channel_stats(images: list[np.ndarray]) -> tuple[list[float], list[float]]:
+    """Per-band mean and std of uint8 images, in [0, 1] units, for input normalisation."""
+    total = np.zeros(images[0].shape[0])
+    total_sq = np.zeros_like(total)
+    count = 0
+    for image in images:
+        flat = image.reshape(image.shape[0], -1).astype(np.float64) / 255.0
+        total += flat.sum(axis=1)
+        total_sq += (flat**2).sum(axis=1)
+        count += flat.shape[1]
+    mean = total / count
+    std = np.sqrt(np.maximum(total_sq / count - mean**2, 1e-6))
+    return mean.tolist(), std.tolist()

@@ -2,37 +2,30 @@
 
 from __future__ import annotations
 
-import csv
 import json
-import time
+import logging
+import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
-from torch.utils.data import DataLoader
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from quakeslide.config import TrainConfig
-from quakeslide.data.dataset import TileDataset, list_stems
-from quakeslide.device import configure_cpu_threads, plan_compute
+from quakeslide.data.dataset import TileDataset, channel_stats
+from quakeslide.data.splits import Split, holdout_split, nested_subset
+from quakeslide.device import configure_cpu_threads, is_launch_rank_zero, plan_compute
 from quakeslide.errors import InputError
 from quakeslide.io.raster import atomic_path
 from quakeslide.models import count_parameters
+from quakeslide.training.data_module import TileDataModule
+from quakeslide.training.epoch_log import EpochCsv, best_row, read_rows
 from quakeslide.training.module import LandslideSegmenter
 
-METRIC_FIELDS = [
-    "epoch",
-    "loss",
-    "val_loss",
-    "val_precision",
-    "val_recall",
-    "val_f1",
-    "val_iou",
-    "lr",
-    "seconds",
-]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,68 +35,91 @@ class RunResult:
     summary: dict
 
 
-class EpochCsv(Callback):
-    """Append one row per epoch to metrics.csv: mean training loss and validation metrics.
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written under a temporary name, then renamed: a kill never truncates one."""
 
-    Written at train-epoch end, which Lightning calls after that epoch's validation.
-    """
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.started = time.perf_counter()
-        self.loss_sum, self.loss_count = 0.0, 0
-
-    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-        self.loss_sum += float(outputs["loss"])
-        self.loss_count += 1
-
-    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        loss = self.loss_sum / max(self.loss_count, 1)
-        self.loss_sum, self.loss_count = 0.0, 0
-        if not trainer.is_global_zero:
-            return
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-        row = {
-            "epoch": trainer.current_epoch,
-            "loss": loss,
-            **{k: metrics.get(k, float("nan")) for k in METRIC_FIELDS[2:7]},
-            "lr": trainer.optimizers[0].param_groups[0]["lr"],
-            "seconds": round(time.perf_counter() - self.started, 2),
-        }
-        new = not self.path.exists()
-        with open(self.path, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=METRIC_FIELDS)
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        with atomic_path(Path(path)) as tmp:
+            super().save_checkpoint(checkpoint, tmp, storage_options)
 
 
-def split_stems(dataset: Path, config: TrainConfig) -> tuple[list[str], list[str]]:
-    """Training and validation stems: from split lists, else a seeded random hold-out."""
-    if config.train_split or config.val_split:
-        train = list_stems(dataset, config.train_split) if config.train_split else None
-        val = list_stems(dataset, config.val_split) if config.val_split else []
-        if train is None:
-            held = set(val)
-            train = [s for s in list_stems(dataset) if s not in held]
-        return train, val
-    stems = list_stems(dataset)
-    order = np.random.default_rng(config.seed).permutation(len(stems))
-    n_val = max(1, round(len(stems) * config.val_fraction))
-    return [stems[i] for i in order[n_val:]], [stems[i] for i in order[:n_val]]
-
-
-def train(dataset: Path, out: Path, config: TrainConfig) -> RunResult:
-    dataset, out = Path(dataset), Path(out)
-    train_stems, val_stems = split_stems(dataset, config)
-    if not train_stems or not val_stems:
+def choose_split(dataset: Path, config: TrainConfig, split: Split | None = None) -> Split:
+    """The given split (cv, study) or the config's; cut to `max_tiles` training tiles."""
+    if split is None:
+        split = holdout_split(
+            dataset, config.train_split, config.val_split, config.val_fraction, config.seed
+        )
+    if config.max_tiles is not None and config.max_tiles < len(split.train):
+        split = Split(nested_subset(split.train, config.max_tiles, config.seed), split.val)
+    if not split.train or not split.val:
         raise InputError(f"{dataset}: need at least one training and one validation tile")
-    L.seed_everything(config.seed, workers=True, verbose=False)
-    configure_cpu_threads()
+    overlap = set(split.train) & set(split.val)
+    if overlap:
+        raise InputError(f"{dataset}: {len(overlap)} tiles are in both training and validation")
+    return split
+
+
+RESUME_MAY_CHANGE = {"epochs", "num_workers"}
+
+
+def prepare_run_folder(
+    out: Path, config: TrainConfig, resume: bool, overwrite: bool
+) -> Path | None:
+    """The checkpoint to resume from, if any; refuses to train over an existing run."""
+    last = out / "checkpoints" / "last.ckpt"
+    if resume:
+        if last.exists():
+            _same_settings(out / "config.yaml", config)
+            return last
+        log.info("%s: nothing to resume, starting a new run", out)
+    elif (out / "checkpoints").exists() or (out / "summary.json").exists():
+        if not overwrite:
+            raise InputError(f"{out}: holds a run already; pass --resume or another --out")
+        shutil.rmtree(out)
+    return None
+
+
+def finished_run(out: Path, config: TrainConfig) -> RunResult | None:
+    """The result of a run in `out` that already finished with these settings, if any."""
+    summary_path, config_path = out / "summary.json", out / "config.yaml"
+    if not (summary_path.exists() and config_path.exists()):
+        return None
+    summary = json.loads(summary_path.read_text())
+    if not summary.get("finished") or TrainConfig.resolve(config_path) != config:
+        return None
+    return RunResult(out, out / "checkpoints" / "best.ckpt", summary)
+
+
+def train(
+    dataset: Path,
+    out: Path,
+    config: TrainConfig,
+    split: Split | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    callbacks: Sequence[Callback] = (),
+) -> RunResult:
+    """Fit `config.model`; resumable from RUN/checkpoints/last.ckpt with the same results."""
+    dataset, out = Path(dataset), Path(out)
+    split = choose_split(dataset, config, split)
     plan = plan_compute(config.device, config.precision)
-    train_set = TileDataset(dataset, train_stems, augment=True, seed=config.seed)
-    val_set = TileDataset(dataset, val_stems)
-    mean, std = train_set.channel_stats()
+    train_set = TileDataset(
+        dataset, split.train, augment=config.augment > 1, seed=config.seed, crop=config.crop
+    )
+    if train_set.landslide_pixels() == 0:
+        raise InputError(f"{dataset}: the training masks hold no landslide pixel at all")
+    val_set = TileDataset(dataset, split.val)
+    if val_set.landslide_pixels() == 0:
+        log.warning("validation masks hold no landslide pixel: F1 will be 0")
+    if is_launch_rank_zero():
+        resume_from = prepare_run_folder(out, config, resume, overwrite)
+    else:  # a process started by the DDP launcher: the user's process prepared the folder
+        last = out / "checkpoints" / "last.ckpt"
+        resume_from = last if resume and last.exists() else None
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    processes_here = config.devices if plan.device == "cpu" else 1
+    configure_cpu_threads(processes_here)
+    mean, std = channel_stats(train_set.images)
     module = LandslideSegmenter(
         config.model,
         mean,
@@ -114,9 +130,6 @@ def train(dataset: Path, out: Path, config: TrainConfig) -> RunResult:
         step_size=config.step_size,
         gamma=config.gamma,
     )
-    out.mkdir(parents=True, exist_ok=True)
-    config.to_yaml(out / "config.yaml")
-    (out / "metrics.csv").unlink(missing_ok=True)
     checkpoints = ModelCheckpoint(
         dirpath=out / "checkpoints",
         filename="best",
@@ -125,43 +138,77 @@ def train(dataset: Path, out: Path, config: TrainConfig) -> RunResult:
         save_last=True,
         enable_version_counter=False,
     )
+    distributed = config.devices * config.num_nodes > 1
     trainer = L.Trainer(
         max_epochs=config.epochs,
         accelerator=plan.accelerator,
-        devices=1,
+        devices=config.devices,
+        num_nodes=config.num_nodes,
+        strategy="ddp" if distributed else "auto",
         precision=plan.precision,
         logger=False,
-        callbacks=[checkpoints, EpochCsv(out / "metrics.csv")],
+        callbacks=[checkpoints, EpochCsv(out / "metrics.csv"), *callbacks],
         num_sanity_val_steps=0,
         deterministic=plan.device == "cpu",
         enable_model_summary=False,
+        use_distributed_sampler=False,
+        plugins=[AtomicCheckpointIO()],
     )
-    started = time.perf_counter()
-    trainer.fit(
-        module,
-        DataLoader(
-            train_set,
-            batch_size=config.batch_size,
-            shuffle=True,
-            drop_last=len(train_set) > config.batch_size,
-        ),
-        DataLoader(val_set, batch_size=config.batch_size * 2),
+    if is_launch_rank_zero():
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out / "config.yaml") as tmp:
+            tmp.write_text(config.to_yaml())
+    data = TileDataModule(
+        train_set,
+        val_set,
+        batch_size=config.batch_size,
+        copies=config.augment,
+        seed=config.seed,
+        num_workers=config.num_workers,
     )
-    wall = time.perf_counter() - started
+    trainer.fit(module, datamodule=data, ckpt_path=resume_from)
+    rows = read_rows(out / "metrics.csv")
     summary = {
         "model": config.model,
         "parameters": count_parameters(module.net.net),
-        "train_tiles": len(train_stems),
-        "val_tiles": len(val_stems),
-        "epochs": trainer.current_epoch,
+        "train_tiles": len(split.train),
+        "val_tiles": len(split.val),
+        "augment": config.augment,
+        "crop": config.crop,
+        "epochs": len(rows),
+        "finished": len(rows) >= config.epochs and not trainer.interrupted,
+        "best": _metrics(best_row(rows)),
+        "final": _metrics(rows[-1] if rows else None),
         "best_val_f1": float(checkpoints.best_model_score or 0.0),
-        "final": {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val_")},
-        "wall_seconds": round(wall, 1),
+        "wall_seconds": round(sum(r["epoch_seconds"] for r in rows), 1),
         "device": plan.device,
+        "devices": config.devices * config.num_nodes,
         "precision": plan.precision,
         "precision_reason": plan.reason,
+        "cpu_threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }
-    with atomic_path(out / "summary.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=2))
-    return RunResult(out, Path(checkpoints.best_model_path), summary)
+    if trainer.is_global_zero:
+        with atomic_path(out / "summary.json") as tmp:
+            tmp.write_text(json.dumps(summary, indent=2))
+    return RunResult(out, out / "checkpoints" / "best.ckpt", summary)
+
+
+def _same_settings(saved_path: Path, config: TrainConfig) -> None:
+    if not saved_path.exists():
+        return
+    saved = TrainConfig.resolve(saved_path).model_dump()
+    changed = [k for k, v in config.model_dump().items() if saved[k] != v]
+    changed = [k for k in changed if k not in RESUME_MAY_CHANGE]
+    if changed:
+        raise InputError(
+            f"{saved_path.parent}: cannot resume with other settings ({', '.join(changed)});"
+            " use another --out"
+        )
+
+
+def _metrics(row: dict[str, float] | None) -> dict[str, float] | None:
+    if row is None:
+        return None
+    names = ("precision", "recall", "f1", "iou")
+    return {"epoch": int(row["epoch"]), **{n: row[f"val_{n}"] for n in names}}

@@ -56,7 +56,15 @@ class LandslideSegmenter(L.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> torch.Tensor:
         image, mask = batch
         loss = self.loss(self(image), mask)
-        self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(image))
+        self.log(
+            "loss",
+            loss,
+            prog_bar=True,
+            on_step=True,
+            on_epoch=True,
+            batch_size=len(image),
+            sync_dist=True,
+        )
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
@@ -80,7 +88,8 @@ class LandslideSegmenter(L.LightningModule):
         confusion = Confusion(*(int(c) for c in counts))
         self.val_counts.zero_()
         for name in ("precision", "recall", "f1", "iou"):
-            self.log(f"val_{name}", getattr(confusion, name), prog_bar=name == "f1")
+            # already summed over ranks: sync_dist only averages equal values
+            self.log(f"val_{name}", getattr(confusion, name), prog_bar=name == "f1", sync_dist=True)
 
     def configure_optimizers(self):
         hp = self.hparams

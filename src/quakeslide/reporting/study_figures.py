@@ -1,0 +1,88 @@
+"""The study's figures, shaped like the paper's Figs 7-9."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from quakeslide.io.raster import atomic_path  # noqa: E402
+
+METRICS = ("precision", "recall", "f1", "iou")
+LABELS = {"precision": "Precision", "recall": "Recall", "f1": "F1", "iou": "IoU"}
+
+
+def plot_study(table: list[dict], folder: Path) -> list[Path]:
+    """metric-vs-size per model (fold spread as error bars), and LinkNet's gain over U-Net."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for model in dict.fromkeys(t["model"] for t in table):
+        written.append(_metrics_vs_size([t for t in table if t["model"] == model], folder))
+    models = {t["model"] for t in table}
+    if {"unet", "linknet"} <= models:
+        written.append(_relative_gain(table, folder))
+    return written
+
+
+def _metrics_vs_size(lines: list[dict], folder: Path) -> Path:
+    model = lines[0]["model"]
+    sizes = [t["size"] for t in lines]
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for metric in METRICS:
+        ax.errorbar(
+            sizes,
+            [t[f"{metric}_mean"] for t in lines],
+            yerr=[t[f"{metric}_std"] for t in lines],
+            marker="o",
+            capsize=3,
+            label=LABELS[metric],
+        )
+    ax.set(
+        xlabel="training tiles (before x augmentation)",
+        ylabel="validation score (landslide class)",
+        title=f"{model}: accuracy vs sample size ({lines[0]['folds']} fold(s))",
+        xticks=sizes,
+    )
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, folder / f"{model}_metrics_vs_size.png")
+
+
+def _relative_gain(table: list[dict], folder: Path) -> Path:
+    """(LinkNet - U-Net) / U-Net in percent, per size and metric (the paper's Fig 9)."""
+    unet = {t["size"]: t for t in table if t["model"] == "unet"}
+    linknet = {t["size"]: t for t in table if t["model"] == "linknet"}
+    sizes = sorted(set(unet) & set(linknet))
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    width = 0.8 / len(METRICS)
+    for i, metric in enumerate(METRICS):
+        gains = [
+            100
+            * (linknet[n][f"{metric}_mean"] - unet[n][f"{metric}_mean"])
+            / max(unet[n][f"{metric}_mean"], 1e-9)
+            for n in sizes
+        ]
+        positions = [j + (i - (len(METRICS) - 1) / 2) * width for j in range(len(sizes))]
+        ax.bar(positions, gains, width, label=LABELS[metric])
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set(
+        xticks=range(len(sizes)),
+        xticklabels=[str(n) for n in sizes],
+        xlabel="training tiles",
+        ylabel="LinkNet relative to U-Net (%)",
+        title="LinkNet's relative improvement over U-Net",
+    )
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend()
+    return _save(fig, folder / "linknet_vs_unet.png")
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    return path

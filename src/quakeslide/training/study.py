@@ -1,0 +1,130 @@
+"""The paper's sample-size study: models x nested training-set sizes x folds, and Table 1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tqdm import tqdm
+
+from quakeslide.config import TrainConfig
+from quakeslide.data.dataset import list_stems
+from quakeslide.data.splits import Split, nested_subset
+from quakeslide.errors import InputError
+from quakeslide.io.raster import atomic_path
+from quakeslide.io.tables import write_csv
+from quakeslide.reporting.study_figures import plot_study
+from quakeslide.training.cv import METRICS, dataset_pool, make_folds, mean_std
+from quakeslide.training.fit import finished_run, train
+
+PAPER_SIZES = (100, 200, 300, 400)
+
+
+def study_folds(
+    dataset: Path, config: TrainConfig, folds: int, grouping: str, out: Path
+) -> tuple[list[Split], dict]:
+    """The named validation split as the single fold, else k spatially grouped folds."""
+    if config.val_split:
+        val = list_stems(dataset, config.val_split)
+        held = set(val)
+        pool = [s for s in dataset_pool(dataset, config) if s not in held]
+        return [Split(pool, val)], {"folds": 1, "grouping": f"{config.val_split}.txt"}
+    return make_folds(dataset, dataset_pool(dataset, config), folds, grouping, config.seed, out)
+
+
+def run_study(
+    dataset: Path,
+    out: Path,
+    config: TrainConfig,
+    models: list[str],
+    sizes: list[int],
+    folds: int = 5,
+    grouping: str = "auto",
+) -> dict:
+    """Every (model, size, fold) run, skipping finished ones; table1.csv/.md and figures."""
+    dataset, out = Path(dataset), Path(out)
+    splits, record = study_folds(dataset, config, folds, grouping, out)
+    smallest_pool = min(len(s.train) for s in splits)
+    if max(sizes) > smallest_pool:
+        raise InputError(f"size {max(sizes)} exceeds the {smallest_pool} tiles a fold can train on")
+    jobs = [(m, n, k) for k in range(len(splits)) for n in sizes for m in models]
+    rows = []
+    for model, size, k in tqdm(jobs, desc="study runs", unit="run"):
+        run_config = TrainConfig(**(config.model_dump() | {"model": model, "max_tiles": None}))
+        split = Split(nested_subset(splits[k].train, size, config.seed + k), splits[k].val)
+        run = out / "runs" / f"{model}_n{size}_fold{k}"
+        result = finished_run(run, run_config) or train(
+            dataset, run, run_config, split=split, resume=True
+        )
+        summary = result.summary
+        best = summary["best"] or dict.fromkeys(METRICS, 0.0)
+        rows.append(
+            {
+                "model": model,
+                "size": size,
+                "fold": k,
+                **{m: best[m] for m in METRICS},
+                "best_epoch": best.get("epoch", -1),
+                "epochs": summary["epochs"],
+                "parameters": summary["parameters"],
+                "wall_seconds": summary["wall_seconds"],
+                "device": summary["device"],
+                "arithmetic": summary["precision"],
+            }
+        )
+    write_csv(out / "runs.csv", rows)
+    table = table1(rows)
+    write_csv(out / "table1.csv", table)
+    with atomic_path(out / "table1.md") as tmp:
+        tmp.write_text(table1_markdown(table))
+    figures = plot_study(table, out / "figures")
+    summary = {
+        **record,
+        "models": models,
+        "sizes": sizes,
+        "runs": len(rows),
+        "wall_seconds": round(sum(r["wall_seconds"] for r in rows), 1),
+        "figures": [str(p.relative_to(out)) for p in figures],
+        "config": config.model_dump(mode="json"),
+    }
+    with atomic_path(out / "summary.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def table1(rows: list[dict]) -> list[dict]:
+    """One line per (model, size): fold mean and spread of each metric, cost of the runs."""
+    table = []
+    for model in dict.fromkeys(r["model"] for r in rows):
+        for size in sorted({r["size"] for r in rows if r["model"] == model}):
+            runs = [r for r in rows if r["model"] == model and r["size"] == size]
+            stats = mean_std(runs)
+            table.append(
+                {
+                    "model": model,
+                    "size": size,
+                    "folds": len(runs),
+                    **{f"{m}_mean": round(stats[m]["mean"], 4) for m in METRICS},
+                    **{f"{m}_std": round(stats[m]["std"], 4) for m in METRICS},
+                    "parameters_m": round(runs[0]["parameters"] / 1e6, 2),
+                    "epochs": runs[0]["epochs"],
+                    "train_val_hours": round(sum(r["wall_seconds"] for r in runs) / 3600, 3),
+                    "device": f"{runs[0]['device']} {runs[0]['arithmetic']}",
+                }
+            )
+    return table
+
+
+def table1_markdown(table: list[dict]) -> str:
+    lines = [
+        "| model | tiles | folds | precision | recall | F1 | IoU | params (M) | epochs |"
+        " train+val (h) | device |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for t in table:
+        cells = [f"{t[f'{m}_mean']:.3f} ± {t[f'{m}_std']:.3f}" for m in METRICS]
+        lines.append(
+            f"| {t['model']} | {t['size']} | {t['folds']} | {' | '.join(cells)} |"
+            f" {t['parameters_m']} | {t['epochs']} | {t['train_val_hours']} | {t['device']} |"
+        )
+    return "\n".join(lines) + "\n"

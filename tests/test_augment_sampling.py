@@ -1,0 +1,74 @@
+"""Augmentations keep image and mask aligned; the sampler is a pure function of its inputs."""
+
+import numpy as np
+import pytest
+
+from quakeslide.data.augment import augment, random_crop
+from quakeslide.data.sampling import EpochSampler, TileDraw
+from quakeslide.io.mask_labels import IGNORE
+
+
+def square_tile(size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    mask = np.zeros((size, size), np.uint8)
+    mask[10:30, 20:50] = 1
+    mask[:, :4] = IGNORE
+    image = np.where(mask == 1, 220, 30).astype(np.uint8)[None].repeat(3, axis=0)
+    return image, mask
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_augmented_image_and_mask_stay_aligned(seed):
+    image, mask = square_tile()
+    out_image, out_mask = augment(image, mask, np.random.default_rng(seed))
+    assert out_image.shape == image.shape and out_mask.shape == mask.shape
+    assert set(np.unique(out_mask)) <= {0, 1, IGNORE}
+    brightness = out_image.mean(axis=0)
+    # landslide pixels keep the bright value, background the dark one (up to noise/contrast)
+    assert brightness[out_mask == 1].mean() > 150
+    assert brightness[out_mask == 0].mean() < 100
+    assert out_image.min() >= 0 and out_image.max() <= 255
+
+
+def test_rotation_corners_become_ignore_never_background():
+    image, mask = square_tile()
+    mask[:] = 1
+    rotated = [augment(image, mask, np.random.default_rng(s))[1] for s in range(60)]
+    assert any((m == IGNORE).any() for m in rotated), "no draw rotated by a free angle"
+    assert all(not (m == 0).any() for m in rotated)
+
+
+def test_an_all_ignore_mask_stays_ignore():
+    image, _ = square_tile()
+    mask = np.full((64, 64), IGNORE, np.uint8)
+    for seed in range(20):
+        assert (augment(image, mask, np.random.default_rng(seed))[1] == IGNORE).all()
+
+
+def test_random_crop_is_aligned_and_sized():
+    image, mask = square_tile()
+    crop_image, crop_mask = random_crop(image, mask, 24, np.random.default_rng(3))
+    assert crop_image.shape == (3, 24, 24) and crop_mask.shape == (24, 24)
+    assert ((crop_image[0] == 220) == (crop_mask == 1)).all()
+    assert random_crop(image, mask, 100, np.random.default_rng(0))[1] is mask
+
+
+def test_sampler_order_depends_only_on_seed_and_epoch():
+    first, again = EpochSampler(10, copies=5, seed=1), EpochSampler(10, copies=5, seed=1)
+    first.set_epoch(3)
+    again.set_epoch(3)
+    assert list(first) == list(again)
+    assert len(first) == 50
+    assert sorted((d.index, d.copy) for d in first) == [(i, c) for i in range(10) for c in range(5)]
+    again.set_epoch(4)
+    assert list(first) != list(again)
+    assert all(d.epoch == 4 for d in again)
+
+
+def test_ranks_get_equal_disjoint_shares():
+    shares = [list(EpochSampler(11, seed=0, rank=r, replicas=3)) for r in range(3)]
+    assert len({len(s) for s in shares}) == 1
+    seen = [d.index for s in shares for d in s]
+    assert set(seen) == set(range(11)) and len(seen) == 12  # one tile repeated to even out
+    val = [list(EpochSampler(11, shuffle=False, rank=r, replicas=3)) for r in range(3)]
+    assert sorted(d.index for s in val for d in s) == list(range(11))
+    assert val[0][0] == TileDraw(0, 0, 0)

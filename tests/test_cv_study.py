@@ -1,0 +1,80 @@
+"""Cross-validation and the sample-size study, end to end through the command line."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from tiles import write_tile_dataset
+from typer.testing import CliRunner
+
+from quakeslide.cli import app
+
+FAST = ["--epochs", "1", "--batch-size", "4", "--augment", "2", "--crop", "24"]
+FAST += ["--precision", "32-true", "--accelerator", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("tiles")
+    stems = write_tile_dataset(root, rows=4, cols=5, size=32)
+    (root / "val.txt").write_text("\n".join(stems[:6]))
+    (root / "train.txt").write_text("\n".join(stems[6:]))
+    return root
+
+
+def test_cv_writes_one_run_per_fold_and_mean_std(dataset, tmp_path):
+    out = tmp_path / "cv"
+    result = CliRunner().invoke(app, ["cv", str(dataset), "--out", str(out), "--folds", "3", *FAST])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "cv_summary.json").read_text())
+    assert summary["grouping"] == "blocks" and sum(summary["fold_tiles"]) == 20
+    assert set(summary["metrics"]) == {"precision", "recall", "f1", "iou"}
+    with open(out / "cv.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["fold"]) for r in rows] == [0, 1, 2]
+    f1 = [float(r["f1"]) for r in rows]
+    assert summary["metrics"]["f1"]["mean"] == pytest.approx(sum(f1) / 3)
+    with open(out / "folds.csv", newline="") as f:
+        folds = {r["stem"]: int(r["fold"]) for r in csv.DictReader(f)}
+    for k in range(3):
+        val = json.loads((out / f"fold_{k}" / "summary.json").read_text())["val_tiles"]
+        assert val == sum(1 for v in folds.values() if v == k)
+
+
+def test_study_table_figures_and_skipping_finished_runs(dataset, tmp_path):
+    out = tmp_path / "study"
+    command = ["study", str(dataset), "--out", str(out), "--sizes", "4,8", "--val-split", "val"]
+    result = CliRunner().invoke(app, command + FAST)
+    assert result.exit_code == 0, result.output
+    runs = sorted(p.name for p in (out / "runs").iterdir())
+    assert runs == [f"{m}_n{n}_fold0" for m in ("linknet", "unet") for n in (4, 8)]
+    with open(out / "table1.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [(t["model"], t["size"]) for t in table] == [
+        ("unet", "4"),
+        ("unet", "8"),
+        ("linknet", "4"),
+        ("linknet", "8"),
+    ]
+    assert {t["parameters_m"] for t in table} == {"31.04", "11.53"}
+    assert "| unet | 4 | 1 |" in (out / "table1.md").read_text()
+    figures = {p.name for p in (out / "figures").iterdir()}
+    assert figures == {
+        "unet_metrics_vs_size.png",
+        "linknet_metrics_vs_size.png",
+        "linknet_vs_unet.png",
+    }
+    small = json.loads((out / "runs" / "linknet_n4_fold0" / "summary.json").read_text())
+    large = json.loads((out / "runs" / "linknet_n8_fold0" / "summary.json").read_text())
+    assert (small["train_tiles"], large["train_tiles"]) == (4, 8)
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/summary.json")}
+    again = CliRunner().invoke(app, command + FAST)
+    assert again.exit_code == 0, again.output
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps, "finished runs were redone"
+
+
+def test_study_refuses_sizes_larger_than_the_pool(dataset, tmp_path):
+    command = ["study", str(dataset), "--out", str(tmp_path / "s"), "--sizes", "100"]
+    result = CliRunner().invoke(app, command + ["--val-split", "val", *FAST])
+    assert result.exit_code == 2 and "size 100 exceeds the 14 tiles" in result.output

@@ -1,0 +1,98 @@
+"""Spatially grouped folds, nested subsets, hold-out lists."""
+
+import collections
+from pathlib import Path
+
+import pytest
+from tiles import write_tile_dataset
+
+from quakeslide.data.dataset import list_stems
+from quakeslide.data.splits import (
+    assign_folds,
+    fold_groups,
+    holdout_split,
+    neighbours_across_folds,
+    nested_subset,
+)
+from quakeslide.errors import InputError
+
+JIUZHAIGOU = Path(__file__).resolve().parents[2] / "shared" / "data" / "jiuzhaigou"
+
+
+def islands(root: Path) -> list[str]:
+    """Five separate 2x2 islands of tiles, far apart, plus nothing else."""
+    stems = []
+    for island in range(5):
+        sub = root / f"island{island}"
+        for stem in write_tile_dataset(sub, rows=2, cols=2, size=16, seed=island):
+            r0, r1, c0, c1 = (int(v) for v in stem.split("_")[1:])
+            shift = island * 1000
+            name = f"scn_{r0 + shift}_{r1 + shift}_{c0}_{c1}"
+            for folder in ("images", "masks"):
+                (root / folder).mkdir(parents=True, exist_ok=True)
+                (sub / folder / f"{stem}.png").rename(root / folder / f"{name}.png")
+            stems.append(name)
+    return sorted(stems)
+
+
+def test_touching_tiles_never_sit_in_two_folds(tmp_path):
+    stems = islands(tmp_path)
+    groups, used = fold_groups(tmp_path, stems, folds=5)
+    assert used == "blocks" and len(set(groups.values())) == 5
+    fold_of = assign_folds(groups, 5, seed=0)
+    assert sorted(collections.Counter(fold_of.values()).values()) == [4] * 5
+    assert neighbours_across_folds(tmp_path, fold_of) == 0
+    random_folds = assign_folds(fold_groups(tmp_path, stems, 5, "random")[0], 5, seed=0)
+    assert neighbours_across_folds(tmp_path, random_folds) > 0
+
+
+def test_a_large_cluster_is_cut_into_balanced_pieces(tmp_path):
+    stems = write_tile_dataset(tmp_path, rows=6, cols=6, size=16)
+    groups, _ = fold_groups(tmp_path, stems, folds=3)
+    fold_of = assign_folds(groups, 3, seed=0)
+    assert sorted(collections.Counter(fold_of.values()).values()) == [12, 12, 12]
+    grouped = neighbours_across_folds(tmp_path, fold_of)
+    random = neighbours_across_folds(tmp_path, assign_folds({s: s for s in stems}, 3, 0))
+    assert grouped < random / 2
+
+
+def test_unknown_positions_fall_back_to_random(tmp_path):
+    write_tile_dataset(tmp_path, rows=2, cols=3, size=16)
+    for folder in ("images", "masks"):
+        for i, path in enumerate(sorted((tmp_path / folder).iterdir())):
+            path.rename(path.with_name(f"tile{i}.png"))
+    stems = list_stems(tmp_path)
+    assert fold_groups(tmp_path, stems, 3)[1] == "random"
+    with pytest.raises(InputError, match="no known position"):
+        fold_groups(tmp_path, stems, 3, "blocks")
+    with pytest.raises(InputError, match="--folds"):
+        fold_groups(tmp_path, stems, 7)
+
+
+def test_nested_subsets_grow_by_adding_tiles():
+    stems = [f"t{i}" for i in range(50)]
+    subsets = [set(nested_subset(stems, n, seed=2)) for n in (10, 20, 30, 40)]
+    assert all(a < b for a, b in zip(subsets, subsets[1:], strict=False))
+    with pytest.raises(InputError, match="larger than"):
+        nested_subset(stems, 51, seed=0)
+
+
+def test_holdout_is_seeded_and_disjoint(tmp_path):
+    write_tile_dataset(tmp_path, rows=3, cols=3, size=16)
+    first = holdout_split(tmp_path, None, None, 0.3, seed=4)
+    assert first == holdout_split(tmp_path, None, None, 0.3, seed=4)
+    assert not set(first.train) & set(first.val) and len(first.val) == 3
+
+
+@pytest.mark.skipif(not JIUZHAIGOU.exists(), reason="../shared/data/jiuzhaigou absent")
+def test_jiuzhaigou_folds_are_balanced_and_keep_neighbours_together():
+    stems = list_stems(JIUZHAIGOU)
+    groups, used = fold_groups(JIUZHAIGOU, stems, 5)
+    fold_of = assign_folds(groups, 5, seed=0)
+    assert used == "blocks"
+    assert sorted(collections.Counter(fold_of.values()).values()) == [216] * 5
+    random = assign_folds({s: s for s in stems}, 5, 0)
+    assert (
+        neighbours_across_folds(JIUZHAIGOU, fold_of)
+        < neighbours_across_folds(JIUZHAIGOU, random) / 10
+    )

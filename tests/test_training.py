@@ -1,0 +1,168 @@
+"""Training runs: resume gives the same weights, same seed gives the same metrics, bad input."""
+
+import csv
+import json
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+import yaml
+from tiles import write_tile_dataset
+from typer.testing import CliRunner
+
+from quakeslide.cli import app
+from quakeslide.config import TrainConfig
+from quakeslide.errors import InputError
+from quakeslide.training.fit import train
+from quakeslide.training.module import load_net
+
+TINY = {
+    "epochs": 3,
+    "batch_size": 4,
+    "augment": 2,
+    "crop": 24,
+    "step_size": 2,
+    "precision": "32-true",
+    "accelerator": "cpu",
+}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("tiles")
+    write_tile_dataset(root, rows=4, cols=4, size=32)
+    return root
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashAtEpoch(L.Callback):
+    """Stands in for a kill: the run dies as epoch `epoch` begins."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer, module):
+        if trainer.current_epoch == self.epoch:
+            raise Crash
+
+
+class EpochRecorder(L.Callback):
+    """Which epochs this fit trained, and the epoch its sampler was told."""
+
+    def __init__(self):
+        self.epochs: list[tuple[int, int]] = []
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        if batch_idx == 0:
+            sampler = trainer.train_dataloader.sampler
+            self.epochs.append((trainer.current_epoch, sampler.epoch))
+
+
+def metric_rows(run: Path) -> list[dict]:
+    with open(run / "metrics.csv", newline="") as f:
+        return [{k: v for k, v in row.items() if k != "epoch_seconds"} for row in csv.DictReader(f)]
+
+
+def weights(checkpoint: Path) -> dict[str, torch.Tensor]:
+    return torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+
+
+def test_a_resumed_run_ends_like_an_uninterrupted_one(dataset, tmp_path):
+    config = TrainConfig(**TINY)
+    whole = train(dataset, tmp_path / "whole", config)
+    with pytest.raises(Crash):
+        train(dataset, tmp_path / "stopped", config, callbacks=[CrashAtEpoch(1)])
+    assert len(metric_rows(tmp_path / "stopped")) == 1
+    assert not (tmp_path / "stopped" / "summary.json").exists()
+    recorder = EpochRecorder()
+    resumed = train(dataset, tmp_path / "stopped", config, resume=True, callbacks=[recorder])
+    assert recorder.epochs == [(1, 1), (2, 2)], "the resumed fit did not start at epoch 1"
+    assert metric_rows(tmp_path / "stopped") == metric_rows(tmp_path / "whole")
+    a = weights(whole.run / "checkpoints" / "last.ckpt")
+    b = weights(resumed.run / "checkpoints" / "last.ckpt")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed.summary["best"] == whole.summary["best"]
+    assert resumed.summary["finished"] and resumed.summary["epochs"] == 3
+
+
+def test_same_seed_same_metrics_other_seed_other_metrics(dataset, tmp_path):
+    config = TrainConfig(**(TINY | {"epochs": 2}))
+    first = train(dataset, tmp_path / "a", config)
+    second = train(dataset, tmp_path / "b", config)
+    assert metric_rows(first.run) == metric_rows(second.run)
+    other = train(dataset, tmp_path / "c", TrainConfig(**(TINY | {"epochs": 2, "seed": 1})))
+    assert metric_rows(other.run) != metric_rows(first.run)
+
+
+def test_run_folder_contents(dataset, tmp_path):
+    result = train(dataset, tmp_path / "run", TrainConfig(**(TINY | {"epochs": 1})))
+    run = result.run
+    assert {p.name for p in (run / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["augment"] == 2 and saved["crop"] == 24 and saved["lr"] == 1e-3
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["train_tiles"] + summary["val_tiles"] == 16
+    assert 0 <= summary["best"]["f1"] <= 1 and summary["wall_seconds"] > 0
+    net, meta = load_net(run / "checkpoints" / "best.ckpt")
+    assert meta["model"] == "linknet" and len(meta["mean"]) == 3
+    assert net(torch.rand(1, 3, 32, 32)).shape == (1, 2, 32, 32)
+    with pytest.raises(InputError, match="holds a run already"):
+        train(dataset, run, TrainConfig(**(TINY | {"epochs": 1})))
+    with pytest.raises(InputError, match="other settings .*lr"):
+        train(dataset, run, TrainConfig(**(TINY | {"epochs": 2, "lr": 0.01})), resume=True)
+
+
+def test_masks_without_any_landslide_are_refused(tmp_path):
+    write_tile_dataset(tmp_path, rows=2, cols=2, size=16, landslides=False)
+    with pytest.raises(InputError, match="no landslide pixel"):
+        train(tmp_path, tmp_path / "run", TrainConfig(**TINY))
+    assert not (tmp_path / "run").exists()
+
+
+def test_empty_dataset_is_refused(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    with pytest.raises(InputError, match="no image with a matching mask"):
+        train(tmp_path, tmp_path / "run", TrainConfig(**TINY))
+
+
+def test_cli_options_override_the_config_file(dataset, tmp_path):
+    config = tmp_path / "options.yaml"
+    config.write_text(yaml.safe_dump(TINY | {"epochs": 5, "lr": 0.002}))
+    run = tmp_path / "run"
+    result = CliRunner().invoke(
+        app, ["train", str(dataset), "--out", str(run), "--config", str(config), "--epochs", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["epochs"] == 1 and saved["lr"] == 0.002 and saved["crop"] == 24
+    assert "best epoch 0: F1" in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("epochs: 3\nlearning_rate: 0.1\n", "learning_rate: Extra inputs are not permitted"),
+        ("epochs: many\n", "epochs: Input should be a valid integer"),
+        ("batch_size: 0\n", "batch_size: Input should be greater than or equal to 1"),
+        ("model: segformer\n", "unknown model 'segformer'"),
+        ("- 1\n- 2\n", "must be a mapping"),
+        ("epochs: [1\n", "not valid YAML"),
+    ],
+)
+def test_bad_config_files_fail_before_training(dataset, tmp_path, text, message):
+    config = tmp_path / "bad.yaml"
+    config.write_text(text)
+    run = tmp_path / "run"
+    result = CliRunner().invoke(
+        app, ["train", str(dataset), "--out", str(run), "--config", str(config)]
+    )
+    assert result.exit_code == 2
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], result.output
+    assert not run.exists()

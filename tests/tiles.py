@@ -1,0 +1,32 @@
+"""Small image/mask tile datasets written by the tests (no real data needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def write_tile_dataset(
+    root: Path, rows: int = 4, cols: int = 4, size: int = 32, seed: int = 0, landslides=True
+) -> list[str]:
+    """A rows x cols grid of touching tiles named by offsets; landslides are bright blobs."""
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    (root / "masks").mkdir(parents=True, exist_ok=True)
+    yy, xx = np.mgrid[:size, :size]
+    stems = []
+    for r in range(rows):
+        for c in range(cols):
+            mask = np.zeros((size, size), np.uint8)
+            if landslides:
+                cy, cx = rng.integers(4, size - 4, 2)
+                mask[(yy - cy) ** 2 + (xx - cx) ** 2 < rng.integers(9, 64)] = 1
+            image = rng.integers(40, 110, (size, size, 3)).astype(np.uint8)
+            image[mask == 1] += 100
+            stem = f"scn_{r * size}_{(r + 1) * size}_{c * size}_{(c + 1) * size}"
+            Image.fromarray(image).save(root / "images" / f"{stem}.png")
+            Image.fromarray(mask).save(root / "masks" / f"{stem}.png")
+            stems.append(stem)
+    return stems
