@@ -1,5 +1,7 @@
 """Whole-scene prediction outputs: grid, nodata, plain images, atomic writes, bad input."""
 
+import json
+
 import numpy as np
 import pytest
 import rasterio
@@ -53,6 +55,44 @@ def test_plain_png_keeps_its_pixel_grid(tmp_path, net):
     with rasterio.open(out.mask) as mask:
         assert mask.shape == (70, 90) and mask.crs is None
     assert out.quicklook.exists() and out.landslides.exists()
+
+
+def test_plain_png_areas_use_pixel_size(tmp_path, net):
+    rng = np.random.default_rng(2)
+    Image.fromarray(rng.integers(0, 256, (70, 90, 3), dtype=np.uint8)).save(tmp_path / "p.png")
+    plain = predict_scene(net, tmp_path / "p.png", tmp_path / "a", PLAN, tile=64, threshold=0.0)
+    sized = predict_scene(
+        net, tmp_path / "p.png", tmp_path / "b", PLAN, tile=64, threshold=0.0, pixel_size=0.5
+    )
+    plain_summary = json.loads(plain.summary.read_text())
+    sized_summary = json.loads(sized.summary.read_text())
+    assert plain_summary["area_unit"] == "px" and plain_summary["total_area_m2"] is None
+    assert plain_summary["total_area_px"] == 70 * 90
+    assert sized_summary["area_unit"] == "m2"
+    assert sized_summary["total_area_m2"] == pytest.approx(70 * 90 * 0.25)
+
+
+def test_polygons_read_in_bands_equal_one_read(tmp_path):
+    from quakeslide.inference.predict import scene_landslides
+
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[:150, :130]
+    mask = np.zeros((150, 130), np.uint8)
+    for _ in range(30):
+        cy, cx, r = rng.integers(0, 150), rng.integers(0, 130), rng.integers(3, 25)
+        mask[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = 1
+    mask[140:, :20] = 255  # nodata is not landslide
+    prob = np.where(mask == 1, rng.integers(128, 256, mask.shape), 0).astype(np.uint8)
+    mask_path = write_geotiff(tmp_path / "m.tif", mask[None], nodata=255)
+    prob_path = write_geotiff(tmp_path / "p.tif", prob[None])
+    with rasterio.open(mask_path) as src:
+        transform, crs = src.transform, src.crs
+    one = scene_landslides(mask_path, prob_path, transform, crs, 0.0, None)
+    banded = scene_landslides(mask_path, prob_path, transform, crs, 0.0, None, band_pixels=130 * 6)
+    assert len(one) == len(banded) > 3
+    key = lambda ls: (round(ls.area_m2, 6), round(ls.mean_probability, 6))  # noqa: E731
+    assert sorted(map(key, one)) == sorted(map(key, banded))
+    assert sum(ls.area_px for ls in one) == np.count_nonzero(mask == 1)
 
 
 def test_wrong_band_count_is_refused(tmp_path, net):

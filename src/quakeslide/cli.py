@@ -303,11 +303,17 @@ def predict(
     scenes: Annotated[list[Path], typer.Argument(help="scene file(s) or folder(s) of scenes")],
     out: Annotated[Path, typer.Option(help="output folder")],
     threshold: Annotated[float, typer.Option()] = 0.5,
-    min_area: Annotated[float, typer.Option(help="drop polygons smaller than this (m2)")] = 0.0,
+    min_area: Annotated[
+        float, typer.Option(help="drop polygons smaller than this (m2; pixels if size unknown)")
+    ] = 0.0,
     tile: Annotated[int, typer.Option(help="window side in pixels")] = 256,
     overlap: Annotated[int | None, typer.Option(help="window overlap, default tile / 4")] = None,
     batch_size: Annotated[int, typer.Option()] = 8,
     bands: Annotated[str | None, typer.Option(help="source bands as R,G,B, e.g. 3,2,1")] = None,
+    pixel_size: Annotated[
+        float | None,
+        typer.Option(help="metres per pixel of plain images (no georeference), for areas in m2"),
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
     precision: Annotated[str, typer.Option(help="auto, 32-true, bf16-mixed, 16-mixed")] = "auto",
 ) -> None:
@@ -335,6 +341,7 @@ def predict(
             overlap=overlap,
             batch_size=batch_size,
             bands=_ints(bands, "--bands"),
+            pixel_size=pixel_size,
         )
         typer.echo(f"{scene.name}:")
         for path in outputs.__dict__.values():

@@ -16,11 +16,13 @@ from quakeslide.device import ComputePlan
 from quakeslide.errors import InputError
 from quakeslide.inference.sliding import landslide_probability, predict_rows
 from quakeslide.io.raster import atomic_path, bounded_gdal_cache, geotiff_profile
+from quakeslide.io.regions import iter_regions
 from quakeslide.io.scene import open_scene_reader
-from quakeslide.io.vectors import Landslide, polygonize, write_landslides
+from quakeslide.io.vectors import Landslide, to_landslides, write_landslides
 from quakeslide.reporting.quicklook import write_quicklook
 
 MASK_NODATA = 255
+BAND_PIXELS = 16 * 2**20  # rows of the mask polygonised at once: about 16 M pixels
 AREA_CLASSES_M2 = {"small": (0.0, 500.0), "medium": (500.0, 5000.0), "large": (5000.0, np.inf)}
 
 
@@ -53,6 +55,7 @@ def predict_scene(
     overlap: int | None = None,
     batch_size: int = 8,
     bands: list[int] | None = None,
+    pixel_size: float | None = None,
 ) -> PredictionOutputs:
     """Map landslides over a whole scene; outputs share the scene's CRS and transform."""
     scene, out_dir = Path(scene), Path(out_dir)
@@ -94,8 +97,9 @@ def predict_scene(
             prob_dst.build_overviews([2, 4, 8, 16], Resampling.average)
             mask_dst.build_overviews([2, 4, 8, 16], Resampling.nearest)
         crs, transform = reader.crs, reader.transform
-    with rasterio.open(outputs.mask) as m, rasterio.open(outputs.probability) as p:
-        landslides = polygonize(m.read(1) == 1, p.read(1) / 255.0, transform, crs, min_area_m2)
+    landslides = scene_landslides(
+        outputs.mask, outputs.probability, transform, crs, min_area_m2, pixel_size
+    )
     write_landslides(outputs.landslides, landslides, crs)
     summary = inventory_summary(scene, landslides, threshold, plan)
     with atomic_path(outputs.summary) as tmp:
@@ -104,10 +108,35 @@ def predict_scene(
     return outputs
 
 
+def scene_landslides(
+    mask_path: Path,
+    probability_path: Path,
+    transform,
+    crs,
+    min_area_m2: float,
+    pixel_size: float | None,
+    band_pixels: int = BAND_PIXELS,
+) -> list[Landslide]:
+    """Polygons from the written rasters, read in bands of rows (memory bounded by width)."""
+    with rasterio.open(mask_path) as mask, rasterio.open(probability_path) as probability:
+        width = mask.width
+
+        def read_band(row0: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
+            window = Window(0, row0, width, rows)
+            prob = probability.read(1, window=window).astype(np.float32) / 255.0
+            return mask.read(1, window=window) == 1, prob
+
+        regions = iter_regions(read_band, mask.height, max(1, band_pixels // width))
+        return to_landslides(regions, transform, crs, min_area_m2, pixel_size)
+
+
 def inventory_summary(
     scene: Path, landslides: list[Landslide], threshold: float, plan: ComputePlan
 ) -> dict:
-    areas = np.array([ls.area_m2 for ls in landslides])
+    """Count and areas; in m2 where the pixel size is known, else in pixels (`area_unit`)."""
+    metric = all(np.isfinite(ls.area_m2) for ls in landslides)
+    unit = "m2" if metric else "px"
+    areas = np.array([ls.area_m2 if metric else ls.area_px for ls in landslides])
     classes = {
         name: int(np.count_nonzero((areas >= lo) & (areas < hi)))
         for name, (lo, hi) in AREA_CLASSES_M2.items()
@@ -115,9 +144,13 @@ def inventory_summary(
     return {
         "scene": str(scene),
         "count": len(landslides),
-        "total_area_m2": float(areas.sum()) if len(areas) else 0.0,
-        "largest_area_m2": float(areas.max()) if len(areas) else 0.0,
-        "area_classes_m2": {k: list(v) for k, v in AREA_CLASSES_M2.items()},
+        "area_unit": unit,
+        "total_area_px": float(sum(ls.area_px for ls in landslides)),
+        "total_area_m2": float(areas.sum()) if metric else None,
+        "largest_area": float(areas.max()) if len(areas) else 0.0,
+        "area_classes": {
+            k: [lo, hi if np.isfinite(hi) else None] for k, (lo, hi) in AREA_CLASSES_M2.items()
+        },
         "area_histogram": classes,
         "threshold": threshold,
         "device": plan.device,

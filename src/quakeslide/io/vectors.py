@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,20 +11,18 @@ import pyogrio.raw
 import shapely
 import shapely.affinity
 from rasterio.crs import CRS
-from rasterio.features import shapes
 from rasterio.warp import transform_geom
-from scipy import ndimage
 
 from quakeslide.io.raster import atomic_path
-
-FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]])
+from quakeslide.io.regions import Region, iter_regions
 
 
 @dataclass(frozen=True)
 class Landslide:
     id: int
     geometry: shapely.Geometry  # in the scene CRS (or pixel grid without one)
-    area_m2: float
+    area_px: float
+    area_m2: float  # NaN when the pixel size is unknown (plain image without --pixel-size)
     perimeter_m: float
     mean_probability: float
 
@@ -39,31 +38,54 @@ def polygonize(
     transform,
     crs: CRS | None,
     min_area_m2: float = 0.0,
+    pixel_size: float | None = None,
+    band_rows: int | None = None,
 ) -> list[Landslide]:
-    """One polygon per 4-connected landslide region, with metric area and mean probability.
+    """Landslides of in-memory arrays, polygonised in bands of `band_rows` (default: one)."""
+    height = mask.shape[0]
+
+    def read_band(row0: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
+        return mask[row0 : row0 + rows] > 0, probability[row0 : row0 + rows]
+
+    regions = iter_regions(read_band, height, band_rows or max(height, 1))
+    return to_landslides(regions, transform, crs, min_area_m2, pixel_size)
+
+
+def to_landslides(
+    regions: Iterable[Region],
+    transform,
+    crs: CRS | None,
+    min_area_m2: float = 0.0,
+    pixel_size: float | None = None,
+) -> list[Landslide]:
+    """One polygon per 4-connected region, with metric area and mean probability.
 
     Areas are metres squared for projected CRSs; for geographic CRSs each polygon is
-    measured in its local UTM zone, so the figures stay in metres.
+    measured in its local UTM zone, so the figures stay in metres. Without a CRS they are
+    in metres only with `pixel_size`; `min_area_m2` then filters on pixels instead.
     """
-    labels, count = ndimage.label(mask > 0, structure=FOUR_CONNECTED)
-    if count == 0:
-        return []
-    index = np.arange(1, count + 1)
-    mean_prob = ndimage.mean(probability.astype(np.float32), labels, index)
+    to_world = (transform.a, transform.b, transform.d, transform.e, transform.xoff, transform.yoff)
     landslides = []
-    for geojson, value in shapes(labels.astype(np.int32), mask=labels > 0, transform=transform):
-        geom = shapely.geometry.shape(geojson)
-        metric = _to_metric(geom, crs)
-        area = float(metric.area)
-        if area < min_area_m2:
+    for region in regions:
+        pixel_geometry = region.geometry()
+        geometry = shapely.affinity.affine_transform(pixel_geometry, to_world)
+        if crs is not None:
+            metric = _to_metric(geometry, crs)
+        elif pixel_size is not None:
+            metric = shapely.affinity.scale(pixel_geometry, pixel_size, pixel_size, origin=(0, 0))
+        else:
+            metric = None
+        area = float(metric.area) if metric is not None else float("nan")
+        if (area if metric is not None else pixel_geometry.area) < min_area_m2:
             continue
         landslides.append(
             Landslide(
                 id=len(landslides) + 1,
-                geometry=geom,
+                geometry=geometry,
+                area_px=float(pixel_geometry.area),
                 area_m2=area,
-                perimeter_m=float(metric.length),
-                mean_probability=float(mean_prob[int(value) - 1]),
+                perimeter_m=float(metric.length) if metric is not None else float("nan"),
+                mean_probability=region.mean_probability,
             )
         )
     return landslides
@@ -85,14 +107,15 @@ def _to_metric(geom: shapely.Geometry, crs: CRS | None) -> shapely.Geometry:
 
 
 def write_landslides(path: Path, landslides: list[Landslide], crs: CRS | None) -> Path:
-    """Write polygons with id, area_m2, perimeter_m, centroid_x/y, mean_prob to a GeoPackage."""
+    """Write polygons with id, area_px, area_m2, perimeter_m, centroid_x/y, mean_prob (GPKG)."""
     geometries = np.array(
         [shapely.to_wkb(shapely.geometry.MultiPolygon([ls.geometry])) for ls in landslides],
         dtype=object,
     )
-    fields = ["id", "area_m2", "perimeter_m", "centroid_x", "centroid_y", "mean_prob"]
+    fields = ["id", "area_px", "area_m2", "perimeter_m", "centroid_x", "centroid_y", "mean_prob"]
     field_data = [
         np.array([ls.id for ls in landslides], dtype=np.int64),
+        np.array([ls.area_px for ls in landslides], dtype=np.float64),
         np.array([ls.area_m2 for ls in landslides], dtype=np.float64),
         np.array([ls.perimeter_m for ls in landslides], dtype=np.float64),
         np.array([ls.centroid[0] for ls in landslides], dtype=np.float64),

@@ -1,0 +1,100 @@
+"""Connected landslide regions of a mask read in bands of rows, merged across band seams.
+
+Each band is labelled (4-connected) and polygonised in pixel coordinates, which are exact
+integers, so pieces of one region from two bands share their seam edges exactly and merge
+into one clean polygon. A region is emitted as soon as no part of it touches the band
+still to come: memory holds one band plus the regions that cross its lower edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from affine import Affine
+from rasterio.features import shapes
+from scipy import ndimage
+
+FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]])
+
+
+@dataclass
+class Region:
+    """One 4-connected landslide region: outline in pixel coordinates, probability sum."""
+
+    pieces: list[shapely.Geometry] = field(default_factory=list)
+    probability_sum: float = 0.0
+    pixels: int = 0
+
+    def geometry(self) -> shapely.Geometry:
+        """The merged outline; seam vertices left on straight edges are removed (exact)."""
+        if len(self.pieces) == 1:
+            return self.pieces[0]
+        return shapely.simplify(shapely.union_all(self.pieces), 0.0)
+
+    @property
+    def mean_probability(self) -> float:
+        return self.probability_sum / max(self.pixels, 1)
+
+
+class BandRegions:
+    """Feed bands top to bottom with `add`; each call returns the regions it finished."""
+
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+        self.regions: dict[int, Region] = {}  # by root id
+        self.previous_row: np.ndarray | None = None
+        self.next_id = 1
+
+    def add(self, mask: np.ndarray, probability: np.ndarray, row0: int, last: bool) -> list[Region]:
+        labels, count = ndimage.label(mask, structure=FOUR_CONNECTED)
+        offset = self.next_id - 1
+        self.next_id += count
+        flat = labels.ravel()
+        weights = probability.ravel().astype(np.float64)
+        sums = np.bincount(flat, weights=weights, minlength=count + 1)
+        pixels = np.bincount(flat, minlength=count + 1)
+        for value in range(1, count + 1):
+            piece_id = offset + value
+            self.parent[piece_id] = piece_id
+            self.regions[piece_id] = Region([], float(sums[value]), int(pixels[value]))
+        to_pixels = Affine.translation(0, row0)
+        for geojson, value in shapes(labels.astype(np.int32), mask=labels > 0, transform=to_pixels):
+            self.regions[offset + int(value)].pieces.append(shapely.geometry.shape(geojson))
+        ids = np.where(labels > 0, labels + offset, 0)
+        if self.previous_row is not None and count:
+            touching = (self.previous_row > 0) & (ids[0] > 0)
+            pairs = zip(self.previous_row[touching], ids[0][touching], strict=True)
+            for above, below in set(pairs):
+                self._union(int(above), int(below))
+        self.previous_row = None if last else ids[-1].copy()
+        still_open = set() if last else {self._root(int(i)) for i in np.unique(ids[-1]) if i}
+        finished = [root for root in self.regions if root not in still_open]
+        return [self.regions.pop(root) for root in finished]
+
+    def _root(self, piece: int) -> int:
+        while self.parent[piece] != piece:
+            self.parent[piece] = self.parent[self.parent[piece]]
+            piece = self.parent[piece]
+        return piece
+
+    def _union(self, a: int, b: int) -> None:
+        a, b = self._root(a), self._root(b)
+        if a == b:
+            return
+        self.parent[b] = a
+        merged, absorbed = self.regions[a], self.regions.pop(b)
+        merged.pieces.extend(absorbed.pieces)
+        merged.probability_sum += absorbed.probability_sum
+        merged.pixels += absorbed.pixels
+
+
+def iter_regions(read_band, height: int, band_rows: int) -> Iterator[Region]:
+    """Regions of a whole raster read as `read_band(row0, rows) -> (mask, probability)`."""
+    builder = BandRegions()
+    for row0 in range(0, height, band_rows):
+        rows = min(band_rows, height - row0)
+        mask, probability = read_band(row0, rows)
+        yield from builder.add(mask, probability, row0, last=row0 + rows >= height)
