@@ -15,6 +15,7 @@ from quakeslide.cli import app
 from quakeslide.device import plan_compute
 from quakeslide.errors import InputError
 from quakeslide.inference import predict as predict_module
+from quakeslide.inference.engines import torch_engine
 from quakeslide.inference.predict import predict_scene
 from quakeslide.training.module import CHECKPOINT_KEY, NormalizedNet
 
@@ -23,8 +24,13 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def net():
+def model():
     return NormalizedNet("linknet", [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]).eval()
+
+
+@pytest.fixture(scope="module")
+def net(model):
+    return torch_engine(model, PLAN)
 
 
 def write_scene(path, height=150, width=210, nodata=None):
@@ -36,7 +42,7 @@ def write_scene(path, height=150, width=210, nodata=None):
 
 def test_nodata_stays_nodata(tmp_path, net):
     scene = write_scene(tmp_path / "s.tif", nodata=0)
-    out = predict_scene(net, scene, tmp_path / "out", PLAN, tile=64, overlap=16)
+    out = predict_scene(net, scene, tmp_path / "out", tile=64, overlap=16)
     with rasterio.open(out.mask) as mask, rasterio.open(scene) as src:
         assert (mask.crs, mask.transform, mask.shape) == (src.crs, src.transform, src.shape)
         values = mask.read(1)
@@ -51,7 +57,7 @@ def test_nodata_stays_nodata(tmp_path, net):
 def test_plain_png_keeps_its_pixel_grid(tmp_path, net):
     rng = np.random.default_rng(2)
     Image.fromarray(rng.integers(0, 256, (70, 90, 3), dtype=np.uint8)).save(tmp_path / "p.png")
-    out = predict_scene(net, tmp_path / "p.png", tmp_path / "out", PLAN, tile=64)
+    out = predict_scene(net, tmp_path / "p.png", tmp_path / "out", tile=64)
     with rasterio.open(out.mask) as mask:
         assert mask.shape == (70, 90) and mask.crs is None
     assert out.quicklook.exists() and out.landslides.exists()
@@ -60,9 +66,9 @@ def test_plain_png_keeps_its_pixel_grid(tmp_path, net):
 def test_plain_png_areas_use_pixel_size(tmp_path, net):
     rng = np.random.default_rng(2)
     Image.fromarray(rng.integers(0, 256, (70, 90, 3), dtype=np.uint8)).save(tmp_path / "p.png")
-    plain = predict_scene(net, tmp_path / "p.png", tmp_path / "a", PLAN, tile=64, threshold=0.0)
+    plain = predict_scene(net, tmp_path / "p.png", tmp_path / "a", tile=64, threshold=0.0)
     sized = predict_scene(
-        net, tmp_path / "p.png", tmp_path / "b", PLAN, tile=64, threshold=0.0, pixel_size=0.5
+        net, tmp_path / "p.png", tmp_path / "b", tile=64, threshold=0.0, pixel_size=0.5
     )
     plain_summary = json.loads(plain.summary.read_text())
     sized_summary = json.loads(sized.summary.read_text())
@@ -110,7 +116,7 @@ def test_wrong_band_count_is_refused(tmp_path, net):
     ) as dst:
         dst.write(np.zeros((1, 20, 20), np.uint8))
     with pytest.raises(InputError, match="model expects 3"):
-        predict_scene(net, path, tmp_path / "out", PLAN)
+        predict_scene(net, path, tmp_path / "out")
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
@@ -123,7 +129,7 @@ def test_a_run_stopped_midway_leaves_no_output_under_final_names(tmp_path, net, 
 
     monkeypatch.setattr(predict_module, "predict_rows", stop_after_first_band)
     with pytest.raises(KeyboardInterrupt):
-        predict_scene(net, scene, tmp_path / "out", PLAN, tile=64)
+        predict_scene(net, scene, tmp_path / "out", tile=64)
     assert list((tmp_path / "out").iterdir()) == []
 
 
@@ -141,8 +147,8 @@ def save_checkpoint(net, path):
     return path
 
 
-def test_folder_of_scenes_and_finished_outputs_skipped(tmp_path, net):
-    checkpoint = save_checkpoint(net, tmp_path / "model.ckpt")
+def test_folder_of_scenes_and_finished_outputs_skipped(tmp_path, model):
+    checkpoint = save_checkpoint(model, tmp_path / "model.ckpt")
     scenes = tmp_path / "scenes"
     scenes.mkdir()
     write_scene(scenes / "a.tif")

@@ -84,12 +84,12 @@ def seam_errors(overlap: int) -> tuple[float, float, float]:
     import torch
 
     from quakeslide.device import plan_compute
-    from quakeslide.inference.sliding import landslide_probability
+    from quakeslide.inference.engines import torch_engine
     from quakeslide.training.module import NormalizedNet
 
     torch.manual_seed(0)
     net = NormalizedNet("linknet", [0.5] * 3, [0.25] * 3).eval()
-    predict = landslide_probability(net, plan_compute("cpu", "32-true"))
+    predict = torch_engine(net, plan_compute("cpu", "32-true")).predict
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:320, 0:320]
     smooth = (np.sin(yy / 17.0) + np.cos(xx / 23.0)) * 60 + 128

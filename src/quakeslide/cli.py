@@ -299,9 +299,16 @@ def study(
 @app.command()
 @one_line_errors
 def predict(
-    checkpoint: Annotated[Path, typer.Argument(help="trained checkpoint (.ckpt)")],
-    scenes: Annotated[list[Path], typer.Argument(help="scene file(s) or folder(s) of scenes")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="CHECKPOINT (.ckpt) then scene file(s) or folder(s); with --onnx: scenes"
+        ),
+    ],
     out: Annotated[Path, typer.Option(help="output folder")],
+    onnx: Annotated[
+        Path | None, typer.Option(help="run this exported model with onnxruntime instead")
+    ] = None,
     threshold: Annotated[float, typer.Option()] = 0.5,
     min_area: Annotated[
         float, typer.Option(help="drop polygons smaller than this (m2; pixels if size unknown)")
@@ -317,24 +324,37 @@ def predict(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
     precision: Annotated[str, typer.Option(help="auto, 32-true, bf16-mixed, 16-mixed")] = "auto",
 ) -> None:
-    """Map landslides over whole scenes: probability / mask GeoTIFFs, polygons, summary."""
+    """Map landslides over whole scenes: probability / mask GeoTIFFs, polygons, summary.
+
+    Under torchrun the scenes are shared out among the processes.
+    """
     from quakeslide.device import configure_cpu_threads, plan_compute
+    from quakeslide.inference.engines import onnx_engine, torch_engine
     from quakeslide.inference.predict import PredictionOutputs, predict_scene
-    from quakeslide.io.raster import expand_scenes
+    from quakeslide.inference.shards import bind_local_gpu, launch_ranks, my_scenes
+    from quakeslide.io.raster import expand_scenes, writable_folder
     from quakeslide.training.module import load_net
 
-    plan = plan_compute(device, precision)
-    configure_cpu_threads()
-    net, _ = load_net(checkpoint)
-    for scene in expand_scenes(scenes):
+    quiet_libraries()
+    scene_paths = list(paths) if onnx is not None else list(paths[1:])
+    if not scene_paths:
+        raise InputError("no scene given: quakeslide predict CHECKPOINT SCENE... --out DIR")
+    scenes = my_scenes(expand_scenes(scene_paths))
+    threads = configure_cpu_threads(launch_ranks()[3])
+    if onnx is not None:
+        engine = onnx_engine(onnx, threads)
+    else:
+        bind_local_gpu()
+        engine = torch_engine(load_net(paths[0])[0], plan_compute(device, precision))
+    writable_folder(out)
+    for scene in scenes:
         if PredictionOutputs.for_scene(scene, out).finished():
             typer.echo(f"{scene.name}: outputs exist in {out}, skipped")
             continue
         outputs = predict_scene(
-            net,
+            engine,
             scene,
             out,
-            plan,
             threshold=threshold,
             min_area_m2=min_area,
             tile=tile,
@@ -346,6 +366,24 @@ def predict(
         typer.echo(f"{scene.name}:")
         for path in outputs.__dict__.values():
             typer.echo(f"  {path}")
+
+
+@app.command()
+@one_line_errors
+def export(
+    checkpoint: Annotated[Path, typer.Argument(help="trained checkpoint (.ckpt)")],
+    out: Annotated[Path, typer.Option(help="ONNX file to write")] = Path("model.onnx"),
+    opset: Annotated[int, typer.Option(help="ONNX opset")] = 18,
+) -> None:
+    """Export to ONNX (dynamic batch, height, width), checked against torch on random input."""
+    from quakeslide.export import export_onnx
+
+    quiet_libraries()
+    result = export_onnx(checkpoint, out, opset)
+    typer.echo(
+        f"{result.path}: max |onnxruntime - torch| = {result.max_abs_diff:.2e} (logits),"
+        f" {result.max_prob_diff:.2e} (probability)"
+    )
 
 
 @app.command()

@@ -16,6 +16,7 @@ from quakeslide.data.synthetic import SceneSpec, make_scene
 from quakeslide.data.tiling import TilingOptions, tile_scenes
 from quakeslide.device import plan_compute
 from quakeslide.evaluation.pixel import Confusion
+from quakeslide.inference.engines import torch_engine
 from quakeslide.inference.predict import predict_scene
 from quakeslide.io.raster import atomic_path
 from quakeslide.training.fit import train
@@ -83,9 +84,9 @@ def run_demo(out: Path, settings: DemoSettings = DemoSettings(), echo: Callable 
     lap("training")
     echo("4/4 predicting the whole test scene")
     net, _ = load_net(run.best_checkpoint)
-    plan = plan_compute("auto", s.precision)
+    engine = torch_engine(net, plan_compute("auto", s.precision))
     outputs = predict_scene(
-        net, test_scene.image_path, out / "prediction", plan, min_area_m2=s.min_area_m2, tile=256
+        engine, test_scene.image_path, out / "prediction", min_area_m2=s.min_area_m2, tile=256
     )
     lap("prediction")
     with rasterio.open(outputs.mask) as pred, rasterio.open(test_scene.mask_path) as truth:

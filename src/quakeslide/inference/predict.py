@@ -12,9 +12,9 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from quakeslide.device import ComputePlan
 from quakeslide.errors import InputError
-from quakeslide.inference.sliding import landslide_probability, predict_rows
+from quakeslide.inference.engines import Engine
+from quakeslide.inference.sliding import predict_rows
 from quakeslide.io.raster import atomic_path, bounded_gdal_cache, geotiff_profile
 from quakeslide.io.regions import iter_regions
 from quakeslide.io.scene import open_scene_reader
@@ -45,10 +45,9 @@ class PredictionOutputs:
 
 
 def predict_scene(
-    net,
+    engine: Engine,
     scene: Path,
     out_dir: Path,
-    plan: ComputePlan,
     threshold: float = 0.5,
     min_area_m2: float = 0.0,
     tile: int = 256,
@@ -65,7 +64,7 @@ def predict_scene(
             f"window {tile} px with overlap {overlap}: need tile >= 32, 0 <= overlap < tile"
         )
     outputs = PredictionOutputs.for_scene(scene, out_dir)
-    expected = int(net.mean.shape[1])
+    expected = engine.bands
     with bounded_gdal_cache(), open_scene_reader(scene, bands) as reader:
         if len(reader.bands) != expected:
             raise InputError(
@@ -83,9 +82,8 @@ def predict_scene(
             mask_dst = stack.enter_context(
                 rasterio.open(mask_tmp, "w", **geotiff_profile(grid, 1, "uint8", MASK_NODATA))
             )
-            predict = landslide_probability(net, plan)
             rows = predict_rows(
-                reader.read, reader.height, reader.width, predict, tile, overlap, batch_size
+                reader.read, reader.height, reader.width, engine.predict, tile, overlap, batch_size
             )
             for band in rows:
                 window = Window(0, band.row, reader.width, band.probability.shape[0])
@@ -101,7 +99,7 @@ def predict_scene(
         outputs.mask, outputs.probability, transform, crs, min_area_m2, pixel_size
     )
     write_landslides(outputs.landslides, landslides, crs)
-    summary = inventory_summary(scene, landslides, threshold, plan)
+    summary = inventory_summary(scene, landslides, threshold, engine.description)
     with atomic_path(outputs.summary) as tmp:
         tmp.write_text(json.dumps(summary, indent=2))
     write_quicklook(scene, bands, landslides, outputs.quicklook)
@@ -131,7 +129,7 @@ def scene_landslides(
 
 
 def inventory_summary(
-    scene: Path, landslides: list[Landslide], threshold: float, plan: ComputePlan
+    scene: Path, landslides: list[Landslide], threshold: float, engine: dict
 ) -> dict:
     """Count and areas; in m2 where the pixel size is known, else in pixels (`area_unit`)."""
     metric = all(np.isfinite(ls.area_m2) for ls in landslides)
@@ -153,6 +151,5 @@ def inventory_summary(
         },
         "area_histogram": classes,
         "threshold": threshold,
-        "device": plan.device,
-        "precision": plan.precision,
+        **engine,
     }

@@ -8,15 +8,11 @@ memory, so memory does not grow with the scene's height.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from rasterio.windows import Window
 from tqdm import tqdm
-
-from quakeslide.device import ComputePlan
 
 WEIGHT_FLOOR = 1e-3  # keeps scene borders, covered by one window edge only, well defined
 
@@ -47,25 +43,6 @@ class RowBand:
     row: int
     probability: np.ndarray  # float32 (rows, width) in [0, 1]
     valid: np.ndarray  # bool (rows, width): inside the scene's valid data
-
-
-def landslide_probability(net: torch.nn.Module, plan: ComputePlan) -> Callable:
-    """Batch of uint8 (N, C, H, W) arrays -> landslide probability (N, H, W) float32."""
-    device = torch.device(plan.device)
-    autocast = (
-        torch.autocast(device.type, dtype=plan.autocast_dtype)
-        if plan.autocast_dtype is not None
-        else nullcontext()
-    )
-    net = net.to(device).eval()
-
-    def run(batch: np.ndarray) -> np.ndarray:
-        images = torch.from_numpy(batch).to(device).float().div_(255.0)
-        with torch.inference_mode(), autocast:
-            logits = net(images)
-        return torch.softmax(logits.float(), dim=1)[:, 1].cpu().numpy()
-
-    return run
 
 
 def predict_rows(

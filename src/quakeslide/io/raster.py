@@ -25,6 +25,18 @@ def open_scene(path: Path) -> DatasetReader:
         raise InputError(f"{path}: not a readable raster ({err})") from err
 
 
+def writable_folder(folder: Path) -> Path:
+    """Create `folder` if needed and prove a file can be written there, else InputError."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise InputError(f"{folder}: cannot write outputs there ({err.strerror})") from None
+    return folder
+
+
 @contextlib.contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
     """Yield a temporary path beside `final`; rename it into place only if the block succeeds.

@@ -61,16 +61,17 @@ class BandRegions:
             self.parent[piece_id] = piece_id
             self.regions[piece_id] = Region([], float(sums[value]), int(pixels[value]))
         to_pixels = Affine.translation(0, row0)
-        for geojson, value in shapes(labels.astype(np.int32), mask=labels > 0, transform=to_pixels):
+        for geojson, value in shapes(labels, mask=labels > 0, transform=to_pixels):
             self.regions[offset + int(value)].pieces.append(shapely.geometry.shape(geojson))
-        ids = np.where(labels > 0, labels + offset, 0)
+        first = np.where(labels[0] > 0, labels[0].astype(np.int64) + offset, 0)
         if self.previous_row is not None and count:
-            touching = (self.previous_row > 0) & (ids[0] > 0)
-            pairs = zip(self.previous_row[touching], ids[0][touching], strict=True)
+            touching = (self.previous_row > 0) & (first > 0)
+            pairs = zip(self.previous_row[touching], first[touching], strict=True)
             for above, below in set(pairs):
                 self._union(int(above), int(below))
-        self.previous_row = None if last else ids[-1].copy()
-        still_open = set() if last else {self._root(int(i)) for i in np.unique(ids[-1]) if i}
+        bottom = np.where(labels[-1] > 0, labels[-1].astype(np.int64) + offset, 0)
+        self.previous_row = None if last else bottom
+        still_open = set() if last else {self._root(int(i)) for i in np.unique(bottom) if i}
         finished = [root for root in self.regions if root not in still_open]
         return [self.regions.pop(root) for root in finished]
 

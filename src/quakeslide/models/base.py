@@ -22,12 +22,10 @@ class SegmentationNet(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # No branch on the size (a zero pad is a no-op), so an ONNX export stays valid for
+        # every height and width; replicate padding works for any pad and input size.
         height, width = x.shape[-2:]
         pad_h = -height % self.size_multiple
         pad_w = -width % self.size_multiple
-        if pad_h == 0 and pad_w == 0:
-            return self.forward_features(x)
-        # Reflect padding needs the pad to be smaller than the padded dimension.
-        mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-        padded = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+        padded = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         return self.forward_features(padded)[..., :height, :width]

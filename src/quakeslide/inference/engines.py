@@ -1,0 +1,77 @@
+"""What turns a batch of windows into landslide probability: torch, or an ONNX model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from quakeslide.device import ComputePlan
+from quakeslide.errors import InputError
+
+
+@dataclass(frozen=True)
+class Engine:
+    """`predict`: uint8 (N, C, H, W) -> float32 (N, H, W) landslide probability."""
+
+    predict: Callable[[np.ndarray], np.ndarray]
+    bands: int
+    description: dict = field(default_factory=dict)
+
+
+def torch_engine(net: torch.nn.Module, plan: ComputePlan) -> Engine:
+    device = torch.device(plan.device)
+    autocast = (
+        torch.autocast(device.type, dtype=plan.autocast_dtype)
+        if plan.autocast_dtype is not None
+        else nullcontext()
+    )
+    net = net.to(device).eval()
+    if device.type == "cuda":
+        net = net.to(memory_format=torch.channels_last)
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        images = torch.from_numpy(batch).to(device).float().div_(255.0)
+        with torch.inference_mode(), autocast:
+            logits = net(images)
+        return torch.softmax(logits.float(), dim=1)[:, 1].cpu().numpy()
+
+    bands = int(net.mean.shape[1])
+    return Engine(predict, bands, {"engine": "torch", "device": plan.device,
+                                   "precision": plan.precision})  # fmt: skip
+
+
+def onnx_engine(path: Path, threads: int | None = None) -> Engine:
+    """An exported model run by onnxruntime (the `onnx` extra), on CPU."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise InputError("--onnx needs onnxruntime: pip install 'quakeslide[onnx]'") from None
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    try:
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # missing file, not ONNX, truncated
+        raise InputError(
+            f"{path}: not a readable ONNX model ({' '.join(str(err).split())})"
+        ) from None
+    meta = session.get_modelmeta().custom_metadata_map
+    if "quakeslide" not in meta:
+        raise InputError(f"{path}: not an ONNX model exported by quakeslide")
+    info = json.loads(meta["quakeslide"])
+    name = session.get_inputs()[0].name
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        logits = session.run(None, {name: batch.astype(np.float32) / 255.0})[0]
+        logits = logits - logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return (exp[:, 1] / exp.sum(axis=1)).astype(np.float32)
+
+    return Engine(predict, len(info["mean"]), {"engine": "onnxruntime", "device": "cpu",
+                                               "precision": "32-true"})  # fmt: skip
