@@ -15,14 +15,14 @@ from rasterio.windows import Window
 from quakeslide.errors import InputError
 from quakeslide.inference.engines import Engine
 from quakeslide.inference.sliding import predict_rows
-from quakeslide.io.raster import atomic_path, bounded_gdal_cache, geotiff_profile
+from quakeslide.io.raster import atomic_path, geotiff_profile, with_bounded_gdal_cache
 from quakeslide.io.regions import iter_regions
 from quakeslide.io.scene import open_scene_reader
 from quakeslide.io.vectors import Landslide, to_landslides, write_landslides
 from quakeslide.reporting.quicklook import write_quicklook
 
 MASK_NODATA = 255
-BAND_PIXELS = 16 * 2**20  # rows of the mask polygonised at once: about 16 M pixels
+BAND_PIXELS = 4 * 2**20  # rows of the mask polygonised at once: about 4 M pixels
 AREA_CLASSES_M2 = {"small": (0.0, 500.0), "medium": (500.0, 5000.0), "large": (5000.0, np.inf)}
 
 
@@ -44,6 +44,7 @@ class PredictionOutputs:
         return all(Path(p).exists() for p in asdict(self).values())
 
 
+@with_bounded_gdal_cache
 def predict_scene(
     engine: Engine,
     scene: Path,
@@ -56,7 +57,11 @@ def predict_scene(
     bands: list[int] | None = None,
     pixel_size: float | None = None,
 ) -> PredictionOutputs:
-    """Map landslides over a whole scene; outputs share the scene's CRS and transform."""
+    """Map landslides over a whole scene; outputs share the scene's CRS and transform.
+
+    GDAL's block cache stays bounded for every pass (prediction, polygons, quicklook):
+    its default, 5 % of RAM, grows with the scene (measured: +1 GB at 16000 px).
+    """
     scene, out_dir = Path(scene), Path(out_dir)
     overlap = tile // 4 if overlap is None else overlap
     if tile < 32 or not 0 <= overlap < tile:
@@ -65,7 +70,7 @@ def predict_scene(
         )
     outputs = PredictionOutputs.for_scene(scene, out_dir)
     expected = engine.bands
-    with bounded_gdal_cache(), open_scene_reader(scene, bands) as reader:
+    with open_scene_reader(scene, bands) as reader:
         if len(reader.bands) != expected:
             raise InputError(
                 f"{scene}: {len(reader.bands)} band(s) used, the model expects {expected}"

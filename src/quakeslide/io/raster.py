@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import rasterio
 from rasterio.io import DatasetReader
 
 from quakeslide.errors import InputError
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def open_scene(path: Path) -> DatasetReader:
@@ -63,6 +68,17 @@ GDAL_CACHE_MB = 128
 def bounded_gdal_cache() -> rasterio.Env:
     """GDAL's block cache defaults to 5 % of RAM; windowed passes need only a few blocks."""
     return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB)
+
+
+def with_bounded_gdal_cache(function: Callable[P, R]) -> Callable[P, R]:
+    """Run the whole of `function` inside `bounded_gdal_cache()`."""
+
+    @functools.wraps(function)
+    def bounded(*args: P.args, **kwargs: P.kwargs) -> R:
+        with bounded_gdal_cache():
+            return function(*args, **kwargs)
+
+    return bounded
 
 
 def geotiff_profile(reference: dict, count: int, dtype: str, nodata: float | None) -> dict:
