@@ -19,7 +19,7 @@ from quakeslide.data.splits import (
 )
 from quakeslide.io.raster import atomic_path
 from quakeslide.io.tables import write_csv
-from quakeslide.training.fit import finished_run, train
+from quakeslide.training.fit import best_metrics, train_or_reuse
 
 METRICS = ("precision", "recall", "f1", "iou")
 
@@ -74,17 +74,14 @@ def cross_validate(
     run_config = config.model_copy(update={"max_tiles": None})
     rows = []
     for k, split in enumerate(tqdm(splits, desc="folds", unit="fold")):
-        run = out / f"fold_{k}"
-        result = finished_run(run, run_config) or train(
-            dataset, run, run_config, split=split, resume=True
-        )
-        best = result.summary["best"] or dict.fromkeys(METRICS, 0.0)
+        result = train_or_reuse(dataset, out / f"fold_{k}", run_config, split)
+        best = best_metrics(result)
         rows.append(
             {
                 "fold": k,
                 "train_tiles": len(split.train),
                 "val_tiles": len(split.val),
-                "best_epoch": best.get("epoch", -1),
+                "best_epoch": best["epoch"],
                 **{m: best[m] for m in METRICS},
                 "wall_seconds": result.summary["wall_seconds"],
             }

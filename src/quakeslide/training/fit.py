@@ -90,6 +90,17 @@ def finished_run(out: Path, config: TrainConfig) -> RunResult | None:
     return RunResult(out, out / "checkpoints" / "best.ckpt", summary)
 
 
+def train_or_reuse(dataset: Path, out: Path, config: TrainConfig, split: Split) -> RunResult:
+    """For cv and study: a finished run with these settings is kept, a stopped one resumed."""
+    return finished_run(out, config) or train(dataset, out, config, split=split, resume=True)
+
+
+def best_metrics(result: RunResult) -> dict:
+    """The best epoch's metrics (zeros when no epoch was validated)."""
+    return result.summary["best"] or {"epoch": -1, "precision": 0.0, "recall": 0.0,
+                                      "f1": 0.0, "iou": 0.0}  # fmt: skip
+
+
 def train(
     dataset: Path,
     out: Path,

@@ -15,9 +15,7 @@ from quakeslide.io.raster import atomic_path
 from quakeslide.io.tables import write_csv
 from quakeslide.reporting.study_figures import plot_study
 from quakeslide.training.cv import METRICS, dataset_pool, make_folds, mean_std
-from quakeslide.training.fit import finished_run, train
-
-PAPER_SIZES = (100, 200, 300, 400)
+from quakeslide.training.fit import best_metrics, train_or_reuse
 
 
 def study_folds(
@@ -53,18 +51,16 @@ def run_study(
         run_config = TrainConfig(**(config.model_dump() | {"model": model, "max_tiles": None}))
         split = Split(nested_subset(splits[k].train, size, config.seed + k), splits[k].val)
         run = out / "runs" / f"{model}_n{size}_fold{k}"
-        result = finished_run(run, run_config) or train(
-            dataset, run, run_config, split=split, resume=True
-        )
+        result = train_or_reuse(dataset, run, run_config, split)
         summary = result.summary
-        best = summary["best"] or dict.fromkeys(METRICS, 0.0)
+        best = best_metrics(result)
         rows.append(
             {
                 "model": model,
                 "size": size,
                 "fold": k,
                 **{m: best[m] for m in METRICS},
-                "best_epoch": best.get("epoch", -1),
+                "best_epoch": best["epoch"],
                 "epochs": summary["epochs"],
                 "parameters": summary["parameters"],
                 "wall_seconds": summary["wall_seconds"],
