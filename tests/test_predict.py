@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pyogrio.raw
 import pytest
 import rasterio
 import torch
@@ -15,8 +16,9 @@ from quakeslide.cli import app
 from quakeslide.device import plan_compute
 from quakeslide.errors import InputError
 from quakeslide.inference import predict as predict_module
-from quakeslide.inference.engines import torch_engine
+from quakeslide.inference.engines import Engine, torch_engine
 from quakeslide.inference.predict import predict_scene
+from quakeslide.io.vectors import polygonize
 from quakeslide.training.module import CHECKPOINT_KEY, NormalizedNet
 
 PLAN = plan_compute("cpu", "32-true")
@@ -78,27 +80,27 @@ def test_plain_png_areas_use_pixel_size(tmp_path, net):
     assert sized_summary["total_area_m2"] == pytest.approx(70 * 90 * 0.25)
 
 
-def test_polygons_read_in_bands_equal_one_read(tmp_path):
-    from quakeslide.inference.predict import scene_landslides
-
+def test_streamed_polygons_equal_polygons_of_the_written_rasters(tmp_path):
+    """Polygons built band by band while predicting equal those of the whole output read once."""
     rng = np.random.default_rng(5)
-    yy, xx = np.mgrid[:150, :130]
-    mask = np.zeros((150, 130), np.uint8)
-    for _ in range(30):
-        cy, cx, r = rng.integers(0, 150), rng.integers(0, 130), rng.integers(3, 25)
-        mask[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = 1
-    mask[140:, :20] = 255  # nodata is not landslide
-    prob = np.where(mask == 1, rng.integers(128, 256, mask.shape), 0).astype(np.uint8)
-    mask_path = write_geotiff(tmp_path / "m.tif", mask[None], nodata=255)
-    prob_path = write_geotiff(tmp_path / "p.tif", prob[None])
-    with rasterio.open(mask_path) as src:
-        transform, crs = src.transform, src.crs
-    one = scene_landslides(mask_path, prob_path, transform, crs, 0.0, None)
-    banded = scene_landslides(mask_path, prob_path, transform, crs, 0.0, None, band_pixels=130 * 6)
-    assert len(one) == len(banded) > 3
-    key = lambda ls: (round(ls.area_m2, 6), round(ls.mean_probability, 6))  # noqa: E731
-    assert sorted(map(key, one)) == sorted(map(key, banded))
-    assert sum(ls.area_px for ls in one) == np.count_nonzero(mask == 1)
+    yy, xx = np.mgrid[:230, :170]
+    data = np.full((3, 230, 170), 30, np.uint8)
+    for _ in range(40):
+        cy, cx, r = rng.integers(0, 230), rng.integers(0, 170), rng.integers(3, 25)
+        data[:, (yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = rng.integers(150, 256)
+    scene = write_geotiff(tmp_path / "blobs.tif", data)
+    brightness = Engine(lambda batch: batch.astype(np.float32).mean(axis=1) / 255.0, 3)
+    out = predict_scene(brightness, scene, tmp_path / "out", tile=64, overlap=16)
+    with rasterio.open(out.mask) as mask, rasterio.open(out.probability) as prob:
+        whole = polygonize(
+            mask.read(1) == 1, prob.read(1) / 255.0, mask.transform, mask.crs, 0.0, None
+        )
+    _, _, geometries, fields = pyogrio.raw.read(out.landslides)
+    streamed = dict(zip(["id", "area_px", "area_m2", "perimeter_m"], fields[:4], strict=True))
+    assert len(whole) == len(geometries) > 10
+    assert sorted(ls.area_m2 for ls in whole) == pytest.approx(sorted(streamed["area_m2"]))
+    assert sorted(ls.perimeter_m for ls in whole) == pytest.approx(sorted(streamed["perimeter_m"]))
+    assert sum(ls.area_px for ls in whole) == np.count_nonzero(data.mean(axis=0) >= 127.5)
 
 
 def test_wrong_band_count_is_refused(tmp_path, net):

@@ -388,6 +388,71 @@ def export(
 
 @app.command()
 @one_line_errors
+def evaluate(
+    checkpoint: Annotated[Path, typer.Argument(help="trained checkpoint (.ckpt)")],
+    dataset: Annotated[Path, typer.Argument(help="tile dataset (images/, masks/)")],
+    out: Annotated[Path, typer.Option(help="evaluation folder")],
+    split: Annotated[str | None, typer.Option(help="evaluate the tiles of <split>.txt")] = None,
+    threshold: Annotated[float, typer.Option(help="landslide when probability >= this")] = 0.5,
+    pixel_size: Annotated[
+        float | None,
+        typer.Option(help="metres per pixel, for size classes in m2 (read from GeoTIFF tiles)"),
+    ] = None,
+    compare: Annotated[
+        Path | None, typer.Option(help="a second checkpoint, shown side by side on the same tiles")
+    ] = None,
+    panels: Annotated[int, typer.Option(help="tiles per panel figure (best / worst)")] = 4,
+    max_tiles: Annotated[int | None, typer.Option(help="evaluate only the first N tiles")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+    precision: Annotated[str, typer.Option(help="auto, 32-true, bf16-mixed, 16-mixed")] = "auto",
+) -> None:
+    """Pixel and object scores, a threshold sweep and error panels on a tile dataset."""
+    from quakeslide.device import configure_cpu_threads, plan_compute
+    from quakeslide.evaluation.run import run_evaluation
+
+    quiet_libraries()
+    configure_cpu_threads()
+    metrics = run_evaluation(
+        checkpoint,
+        dataset,
+        out,
+        plan_compute(device, precision),
+        split=split,
+        threshold=threshold,
+        pixel_size=pixel_size,
+        compare=compare,
+        panels=panels,
+        max_tiles=max_tiles,
+    )
+    best = metrics["best_threshold"]
+    typer.echo(
+        f"{metrics['tiles']} tiles: precision {metrics['precision']:.3f} recall"
+        f" {metrics['recall']:.3f} F1 {metrics['f1']:.3f} IoU {metrics['iou']:.3f}"
+        f" (F1-best threshold {best['threshold']:.2f}: F1 {best['f1']:.3f}, not applied)"
+    )
+    typer.echo(f"  {out / 'metrics.json'}")
+
+
+@app.command()
+@one_line_errors
+def report(
+    folder: Annotated[
+        Path, typer.Argument(help="a run, cv, study, evaluation or prediction folder")
+    ],
+    out: Annotated[Path, typer.Option(help="HTML file; the markdown twin goes beside it")] = Path(
+        "report.html"
+    ),
+) -> None:
+    """One self-contained HTML page (figures embedded) of a result folder, plus markdown."""
+    from quakeslide.reporting.write_report import write_report
+
+    quiet_libraries()
+    html, markdown = write_report(folder, out)
+    typer.echo(f"  {html}\n  {markdown}")
+
+
+@app.command()
+@one_line_errors
 def demo(
     out: Annotated[Path, typer.Option(help="output folder")] = Path("quakeslide-demo"),
     epochs: Annotated[int, typer.Option()] = 0,

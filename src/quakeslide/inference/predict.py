@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -12,18 +14,19 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
+from quakeslide.area_classes import AREA_CLASSES, area_class, class_bounds
 from quakeslide.errors import InputError
 from quakeslide.inference.engines import Engine
-from quakeslide.inference.sliding import predict_rows
+from quakeslide.inference.pipeline import run_behind
+from quakeslide.inference.sliding import RowBand, predict_rows
 from quakeslide.io.raster import atomic_path, geotiff_profile, with_bounded_gdal_cache
-from quakeslide.io.regions import iter_regions
-from quakeslide.io.scene import open_scene_reader
+from quakeslide.io.regions import BandRegions, Region
+from quakeslide.io.scene import SceneReader, open_scene_reader
 from quakeslide.io.vectors import Landslide, to_landslides, write_landslides
-from quakeslide.reporting.quicklook import write_quicklook
+from quakeslide.reporting.quicklook import MAX_SIDE, write_quicklook
+from quakeslide.reporting.thumbnail import Thumbnail
 
 MASK_NODATA = 255
-BAND_PIXELS = 4 * 2**20  # rows of the mask polygonised at once: about 4 M pixels
-AREA_CLASSES_M2 = {"small": (0.0, 500.0), "medium": (500.0, 5000.0), "large": (5000.0, np.inf)}
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,8 @@ def predict_scene(
 ) -> PredictionOutputs:
     """Map landslides over a whole scene; outputs share the scene's CRS and transform.
 
-    GDAL's block cache stays bounded for every pass (prediction, polygons, quicklook):
+    Each finished band of rows is written, polygonised and averaged into the quicklook by
+    a worker thread while the next band is predicted. GDAL's block cache stays bounded:
     its default, 5 % of RAM, grows with the scene (measured: +1 GB at 16000 px).
     """
     scene, out_dir = Path(scene), Path(out_dir)
@@ -87,50 +91,73 @@ def predict_scene(
             mask_dst = stack.enter_context(
                 rasterio.open(mask_tmp, "w", **geotiff_profile(grid, 1, "uint8", MASK_NODATA))
             )
-            rows = predict_rows(
+            bands_out = predict_rows(
                 reader.read, reader.height, reader.width, engine.predict, tile, overlap, batch_size
             )
-            for band in rows:
-                window = Window(0, band.row, reader.width, band.probability.shape[0])
-                prob = np.round(band.probability * 255).astype(np.uint8)
-                prob_dst.write(prob, 1, window=window)
-                prob_dst.write_mask(np.where(band.valid, 255, 0).astype(np.uint8), window=window)
-                mask = np.where(band.probability >= threshold, 1, 0).astype(np.uint8)
-                mask_dst.write(np.where(band.valid, mask, MASK_NODATA), 1, window=window)
-            prob_dst.build_overviews([2, 4, 8, 16], Resampling.average)
-            mask_dst.build_overviews([2, 4, 8, 16], Resampling.nearest)
-        crs, transform = reader.crs, reader.transform
-    landslides = scene_landslides(
-        outputs.mask, outputs.probability, transform, crs, min_area_m2, pixel_size
-    )
-    write_landslides(outputs.landslides, landslides, crs)
-    summary = inventory_summary(scene, landslides, threshold, engine.description)
-    with atomic_path(outputs.summary) as tmp:
-        tmp.write_text(json.dumps(summary, indent=2))
-    write_quicklook(scene, bands, landslides, outputs.quicklook)
+            thumbnail = Thumbnail(reader.height, reader.width, len(reader.bands), MAX_SIDE)
+
+            def write_and_polygonise(bands: Iterator[RowBand]) -> list[Landslide]:
+                written = write_bands(bands, prob_dst, mask_dst, threshold, thumbnail)
+                regions = band_regions(written, reader.height)
+                return to_landslides(regions, reader.transform, reader.crs, min_area_m2, pixel_size)
+
+            landslides = run_behind(bands_out, write_and_polygonise)
+            with ThreadPoolExecutor(1) as pool:  # GDAL's overviews and PIL/OGR use a core each
+                vectors = pool.submit(
+                    write_vector_outputs, outputs, landslides, thumbnail, reader, threshold,
+                    engine.description,
+                )  # fmt: skip
+                prob_dst.build_overviews([2, 4, 8, 16], Resampling.average)
+                mask_dst.build_overviews([2, 4, 8, 16], Resampling.nearest)
+                vectors.result()
     return outputs
 
 
-def scene_landslides(
-    mask_path: Path,
-    probability_path: Path,
-    transform,
-    crs,
-    min_area_m2: float,
-    pixel_size: float | None,
-    band_pixels: int = BAND_PIXELS,
-) -> list[Landslide]:
-    """Polygons from the written rasters, read in bands of rows (memory bounded by width)."""
-    with rasterio.open(mask_path) as mask, rasterio.open(probability_path) as probability:
-        width = mask.width
+def write_vector_outputs(
+    outputs: PredictionOutputs,
+    landslides: list[Landslide],
+    thumbnail: Thumbnail,
+    reader: SceneReader,
+    threshold: float,
+    engine: dict,
+) -> None:
+    """The polygons (GPKG), the summary and the quicklook of a predicted scene."""
+    write_landslides(outputs.landslides, landslides, reader.crs)
+    summary = inventory_summary(reader.path, landslides, threshold, engine)
+    with atomic_path(outputs.summary) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2))
+    picture = thumbnail.picture()
+    write_quicklook(picture, thumbnail.scale, reader.transform, landslides, outputs.quicklook)
 
-        def read_band(row0: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
-            window = Window(0, row0, width, rows)
-            prob = probability.read(1, window=window).astype(np.float32) / 255.0
-            return mask.read(1, window=window) == 1, prob
 
-        regions = iter_regions(read_band, mask.height, max(1, band_pixels // width))
-        return to_landslides(regions, transform, crs, min_area_m2, pixel_size)
+def write_bands(
+    bands: Iterable[RowBand], prob_dst, mask_dst, threshold: float, thumbnail: Thumbnail
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Write each band to the probability and mask rasters; yield (row, mask, probability).
+
+    The yielded probability is the written uint8 value / 255, so the polygons' mean
+    probability matches what a GIS reads from `_prob.tif`.
+    """
+    for band in bands:
+        window = Window(0, band.row, band.probability.shape[1], band.probability.shape[0])
+        prob = np.round(band.probability * 255).astype(np.uint8)
+        prob_dst.write(prob, 1, window=window)
+        prob_dst.write_mask(np.where(band.valid, 255, 0).astype(np.uint8), window=window)
+        landslide = (band.probability >= threshold) & band.valid
+        mask_dst.write(
+            np.where(band.valid, landslide, MASK_NODATA).astype(np.uint8), 1, window=window
+        )
+        thumbnail.add(band.row, band.image)
+        yield band.row, landslide, prob.astype(np.float32) / 255.0
+
+
+def band_regions(
+    bands: Iterable[tuple[int, np.ndarray, np.ndarray]], height: int
+) -> Iterator[Region]:
+    """Regions of (row, mask, probability) bands covering rows 0..height top to bottom."""
+    builder = BandRegions()
+    for row, mask, probability in bands:
+        yield from builder.add(mask, probability, row, last=row + mask.shape[0] >= height)
 
 
 def inventory_summary(
@@ -140,10 +167,9 @@ def inventory_summary(
     metric = all(np.isfinite(ls.area_m2) for ls in landslides)
     unit = "m2" if metric else "px"
     areas = np.array([ls.area_m2 if metric else ls.area_px for ls in landslides])
-    classes = {
-        name: int(np.count_nonzero((areas >= lo) & (areas < hi)))
-        for name, (lo, hi) in AREA_CLASSES_M2.items()
-    }
+    classes = {name: 0 for name in AREA_CLASSES[unit]}
+    for area in areas:
+        classes[area_class(float(area), unit)] += 1
     return {
         "scene": str(scene),
         "count": len(landslides),
@@ -151,9 +177,7 @@ def inventory_summary(
         "total_area_px": float(sum(ls.area_px for ls in landslides)),
         "total_area_m2": float(areas.sum()) if metric else None,
         "largest_area": float(areas.max()) if len(areas) else 0.0,
-        "area_classes": {
-            k: [lo, hi if np.isfinite(hi) else None] for k, (lo, hi) in AREA_CLASSES_M2.items()
-        },
+        "area_classes": class_bounds(unit),
         "area_histogram": classes,
         "threshold": threshold,
         **engine,

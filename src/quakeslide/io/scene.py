@@ -16,7 +16,7 @@ from types import TracebackType
 import numpy as np
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.enums import ColorInterp, Resampling
+from rasterio.enums import ColorInterp
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
@@ -143,15 +143,6 @@ class SceneReader:
         image = data if self.stretch is None else self.stretch.apply(data)
         image[:, ~valid] = 0
         return image, valid
-
-    def read_decimated(self, max_side: int) -> np.ndarray:
-        """The whole scene averaged down to at most `max_side` pixels a side, as uint8."""
-        scale = min(1.0, max_side / max(self.height, self.width))
-        shape = (max(1, round(self.height * scale)), max(1, round(self.width * scale)))
-        data = self._src.read(
-            self.bands, out_shape=(len(self.bands), *shape), resampling=Resampling.average
-        )
-        return data if self.stretch is None else self.stretch.apply(data)
 
     def close(self) -> None:
         self._src.close()

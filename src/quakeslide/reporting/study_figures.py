@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from quakeslide.io.raster import atomic_path  # noqa: E402
+from quakeslide.reporting.figure_files import plt, save_figure
 
 METRICS = ("precision", "recall", "f1", "iou")
 LABELS = {"precision": "Precision", "recall": "Recall", "f1": "F1", "iou": "IoU"}
@@ -48,7 +43,7 @@ def _metrics_vs_size(lines: list[dict], folder: Path) -> Path:
     )
     ax.grid(alpha=0.3)
     ax.legend()
-    return _save(fig, folder / f"{model}_metrics_vs_size.png")
+    return save_figure(fig, folder / f"{model}_metrics_vs_size.png")
 
 
 def _relative_gain(table: list[dict], folder: Path) -> Path:
@@ -77,12 +72,4 @@ def _relative_gain(table: list[dict], folder: Path) -> Path:
     )
     ax.grid(axis="y", alpha=0.3)
     ax.legend()
-    return _save(fig, folder / "linknet_vs_unet.png")
-
-
-def _save(fig: plt.Figure, path: Path) -> Path:
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, folder / "linknet_vs_unet.png")

@@ -1,0 +1,166 @@
+"""Score a model on a tile dataset: pixel metrics (micro and per tile), objects, thresholds."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from quakeslide.data.dataset import TileDataset, list_stems
+from quakeslide.errors import InputError
+from quakeslide.evaluation.objects import ObjectCounts, match_objects
+from quakeslide.evaluation.pixel import Confusion
+from quakeslide.evaluation.thresholds import ThresholdSweep
+from quakeslide.inference.engines import Engine
+from quakeslide.io.raster import atomic_path
+from quakeslide.io.tables import write_csv
+
+PIXEL_METRICS = ("precision", "recall", "f1", "iou", "accuracy")
+
+
+@dataclass
+class Evaluation:
+    """One model's results on one set of tiles."""
+
+    stems: list[str]
+    threshold: float
+    per_tile: list[Confusion] = field(default_factory=list)
+    objects: ObjectCounts | None = None
+    sweep: ThresholdSweep = field(default_factory=ThresholdSweep)
+
+    @property
+    def micro(self) -> Confusion:
+        return sum(self.per_tile, Confusion())
+
+    def tile_f1(self) -> np.ndarray:
+        """Per-tile F1, NaN where the tile has neither true nor predicted landslide."""
+        return np.array([_defined(c, "f1") for c in self.per_tile])
+
+    def metrics(self) -> dict:
+        return {
+            **self.micro.metrics(),
+            "threshold": self.threshold,
+            "tiles": len(self.stems),
+            "per_tile_mean": _per_tile_mean(self.per_tile),
+            "objects": self.objects.summary() if self.objects else None,
+            "best_threshold": {
+                **self.sweep.best(),
+                "note": "F1-best threshold of the sweep, reported only: the metrics above use"
+                " `threshold`",
+            },
+        }
+
+
+def load_tiles(dataset: Path, split: str | None, max_tiles: int | None) -> TileDataset:
+    stems = list_stems(dataset, split)[:max_tiles]
+    if not stems:
+        raise InputError(f"{dataset}: no tile to evaluate (split {split or 'all'})")
+    tiles = TileDataset(dataset, stems)
+    values = set(np.unique(np.concatenate([np.unique(m) for m in tiles.masks])).tolist())
+    if not values <= {0, 1, 255}:
+        raise InputError(
+            f"{dataset}/masks: values {sorted(values - {0, 1, 255})} are not background (0),"
+            " landslide (1) or ignore (255): the model has two classes"
+        )
+    return tiles
+
+
+def check_bands(engine: Engine, tiles: TileDataset) -> None:
+    bands = {image.shape[0] for image in tiles.images}
+    if bands != {engine.bands}:
+        raise InputError(
+            f"the tiles have {'/'.join(map(str, sorted(bands)))} band(s),"
+            f" the model expects {engine.bands}"
+        )
+
+
+def predict_tiles(engine: Engine, tiles: TileDataset, batch_size: int = 8) -> Iterator[np.ndarray]:
+    """Probability (H, W) of every tile, in order; tiles of one size are batched."""
+    check_bands(engine, tiles)
+    batch: list[np.ndarray] = []
+    for image in tiles.images:
+        if batch and (len(batch) == batch_size or image.shape != batch[0].shape):
+            yield from engine.predict(np.stack(batch))
+            batch = []
+        batch.append(image)
+    if batch:
+        yield from engine.predict(np.stack(batch))
+
+
+def evaluate_model(
+    engine: Engine,
+    tiles: TileDataset,
+    threshold: float = 0.5,
+    pixel_size: float | None = None,
+    progress: bool = True,
+) -> tuple[Evaluation, list[np.ndarray]]:
+    """-> (evaluation, per-tile predicted masks (bool) for the panels)."""
+    result = Evaluation(list(tiles.stems), threshold)
+    pixel_area = pixel_size**2 if pixel_size else None
+    result.objects = ObjectCounts("px" if pixel_area is None else "m2")
+    predictions = []
+    stream = predict_tiles(engine, tiles)
+    for probability, truth in tqdm(
+        zip(stream, tiles.masks, strict=True),
+        total=len(tiles),
+        desc="evaluate",
+        disable=not progress,
+    ):
+        predicted = probability >= threshold
+        result.per_tile.append(Confusion.from_arrays(predicted, truth))
+        result.objects += match_objects(predicted, truth, pixel_area)
+        result.sweep.add(probability, truth)
+        predictions.append(predicted)
+    return result, predictions
+
+
+def write_evaluation(result: Evaluation, out: Path, extra: dict) -> dict:
+    """metrics.json, per_tile.csv and pr_curve.csv in `out`; returns the metrics."""
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = {**extra, **result.metrics()}
+    with atomic_path(out / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2))
+    rows = [
+        {"stem": stem, **{k: _csv(_defined(c, k)) for k in PIXEL_METRICS}, **c.__dict__}
+        for stem, c in zip(result.stems, result.per_tile, strict=True)
+    ]
+    write_csv(out / "per_tile.csv", rows)
+    curve = result.sweep.curve()
+    write_csv(
+        out / "pr_curve.csv",
+        [{k: round(float(v[i]), 6) for k, v in curve.items()} for i in range(len(curve["f1"]))],
+    )
+    return metrics
+
+
+def _defined(confusion: Confusion, metric: str) -> float:
+    """A tile's metric, NaN where its denominator is empty (e.g. F1 of a tile with neither
+    true nor predicted landslide), so per-tile means skip it rather than count a 0."""
+    tp, fp, fn, tn = confusion.counts()
+    denominators = {
+        "precision": tp + fp,
+        "recall": tp + fn,
+        "f1": tp + fp + fn,
+        "iou": tp + fp + fn,
+        "accuracy": tp + fp + fn + tn,
+    }
+    return getattr(confusion, metric) if denominators[metric] else math.nan
+
+
+def _per_tile_mean(per_tile: list[Confusion]) -> dict:
+    block = {}
+    for metric in PIXEL_METRICS:
+        values = np.array([_defined(c, metric) for c in per_tile])
+        defined = values[~np.isnan(values)]
+        block[metric] = float(defined.mean()) if len(defined) else None
+        block[f"{metric}_tiles"] = int(len(defined))
+    return block
+
+
+def _csv(value: float) -> float | str:
+    return "" if math.isnan(value) else round(value, 6)

@@ -1,0 +1,122 @@
+"""`quakeslide evaluate`: one or two models on a tile dataset, to an evaluation folder.
+
+EVAL/metrics.json, per_tile.csv, pr_curve.csv/.png, panels/best.png and worst.png; with a
+second model, EVAL/compare/ holds its metrics and panels/compare_*.png show both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import rasterio
+
+from quakeslide.data.dataset import TileDataset, find_image
+from quakeslide.device import ComputePlan
+from quakeslide.errors import InputError
+from quakeslide.evaluation.evaluate import (
+    Evaluation,
+    check_bands,
+    evaluate_model,
+    load_tiles,
+    write_evaluation,
+)
+from quakeslide.inference.engines import torch_engine
+from quakeslide.io.raster import writable_folder
+from quakeslide.reporting.panels import ModelView, PanelTile, plot_panels
+from quakeslide.reporting.pr_curve import plot_pr_curves
+from quakeslide.training.module import load_net
+
+
+def run_evaluation(
+    checkpoint: Path,
+    dataset: Path,
+    out: Path,
+    plan: ComputePlan,
+    split: str | None = None,
+    threshold: float = 0.5,
+    pixel_size: float | None = None,
+    compare: Path | None = None,
+    panels: int = 4,
+    max_tiles: int | None = None,
+) -> dict:
+    """Evaluate `checkpoint` (and `compare`) and write the folder; returns metrics.json."""
+    if not 0.0 < threshold < 1.0:
+        raise InputError(f"threshold {threshold}: must be between 0 and 1")
+    tiles = load_tiles(dataset, split, max_tiles)
+    pixel_size = pixel_size or tile_pixel_size(dataset, tiles.stems[0])
+    checkpoints = [checkpoint] + ([compare] if compare else [])
+    engines, names = [], []
+    for path in checkpoints:  # every input is checked before anything is written
+        net, meta = load_net(path)
+        if len(meta.get("classes", ["background", "landslide"])) != 2:
+            raise InputError(f"{path}: a model of {meta['classes']}, not landslide / background")
+        engines.append(torch_engine(net, plan))
+        names.append(_model_name(path, meta, names))
+        check_bands(engines[-1], tiles)
+    writable_folder(out)
+    results = [evaluate_model(engine, tiles, threshold, pixel_size) for engine in engines]
+    context = {"dataset": str(dataset), "split": split, "pixel_size_m": pixel_size}
+    folders = [out] + ([out / "compare"] if compare else [])
+    written = [
+        write_evaluation(result, folder, {"checkpoint": str(path), "model": name, **context})
+        for (result, _), folder, path, name in zip(
+            results, folders, checkpoints, names, strict=True
+        )
+    ]
+    curves = {name: result.sweep.curve() for (result, _), name in zip(results, names, strict=True)}
+    plot_pr_curves(curves, threshold, out / "pr_curve.png")
+    _write_panels(tiles, results, names, out / "panels", panels)
+    return written[0]
+
+
+def tile_pixel_size(dataset: Path, stem: str) -> float | None:
+    """Metres per pixel of a georeferenced tile in a projected CRS, else None."""
+    with rasterio.Env(), rasterio.open(find_image(dataset, stem)) as src:
+        if src.crs is None or src.crs.is_geographic or src.transform.is_identity:
+            return None
+        return abs(src.transform.a) * src.crs.linear_units_factor[1]
+
+
+def _model_name(path: Path, meta: dict, taken: list[str]) -> str:
+    name = meta.get("model", Path(path).stem)
+    return name if name not in taken else f"{name} ({Path(path).stem})"
+
+
+def _write_panels(
+    tiles: TileDataset,
+    results: list[tuple[Evaluation, list[np.ndarray]]],
+    names: list[str],
+    folder: Path,
+    count: int,
+) -> None:
+    """Best and worst tiles by F1 (mean F1 with two models), and where two models differ."""
+    if count <= 0:
+        return
+    f1 = np.array([result.tile_f1() for result, _ in results])  # (models, tiles)
+    ranked = [int(i) for i in np.argsort(f1.mean(axis=0)) if not np.isnan(f1[:, i]).any()]
+    choices = {"worst": ranked[:count], "best": ranked[::-1][:count]}
+    if len(results) == 2:
+        disagreement = np.abs(f1[0] - f1[1])
+        choices["disagree"] = [int(i) for i in np.argsort(-np.nan_to_num(disagreement))][:count]
+    prefix = "compare_" if len(results) == 2 else ""
+    versus = " vs ".join(names)
+    for kind, indices in choices.items():
+        if not indices:
+            continue
+        panel_tiles = [
+            PanelTile(
+                tiles.stems[i],
+                tiles.images[i],
+                tiles.masks[i],
+                [
+                    ModelView(name, predictions[i], float(f1[m, i]))
+                    for m, ((_, predictions), name) in enumerate(zip(results, names, strict=True))
+                ],
+            )
+            for i in indices
+        ]
+        title = (
+            f"{versus}: {kind} tiles by F1" if kind != "disagree" else f"{versus}: most different"
+        )
+        plot_panels(panel_tiles, folder / f"{prefix}{kind}.png", title)

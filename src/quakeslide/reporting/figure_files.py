@@ -1,0 +1,23 @@
+"""matplotlib without a display, and figures saved atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from quakeslide.io.raster import atomic_path  # noqa: E402
+
+__all__ = ["plt", "save_figure"]
+
+
+def save_figure(fig: plt.Figure, path: Path, dpi: int = 120) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    plt.close(fig)
+    return path

@@ -1,0 +1,94 @@
+"""What a report holds: sections of text, tables and figures, independent of the format."""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Table:
+    caption: str
+    header: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class Figure:
+    caption: str
+    path: Path  # a PNG
+
+
+@dataclass
+class Section:
+    title: str
+    text: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    title: str
+    source: Path
+    sections: list[Section] = field(default_factory=list)
+
+
+def cell(value: object) -> str:
+    """Numbers to 4 decimals (integers as they are), None / NaN as a dash."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:.4f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:.0f}"
+    return str(value)
+
+
+def key_value_table(caption: str, values: dict) -> Table:
+    """A two-column table of the scalar entries of `values` (nested dicts flattened a.b)."""
+    rows = []
+    for key, value in _flatten(values).items():
+        rows.append([key, cell(value)])
+    return Table(caption, ["key", "value"], rows)
+
+
+def records_table(caption: str, records: list[dict], limit: int | None = None) -> Table:
+    shown = records if limit is None else records[:limit]
+    header = list(records[0]) if records else []
+    rows = [[cell(_number(r.get(k))) for k in header] for r in shown]
+    if limit is not None and len(records) > limit:
+        caption += f" (first {limit} of {len(records)} rows)"
+    return Table(caption, header, rows)
+
+
+def read_records(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _number(value: object) -> object:
+    """CSV text to int / float where it is one, so it gets the number format."""
+    if not isinstance(value, str):
+        return value
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            continue
+    return value
+
+
+def _flatten(values: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        elif isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
+            flat[name] = ", ".join(cell(v) for v in value)
+        elif not isinstance(value, list):
+            flat[name] = value
+    return flat
