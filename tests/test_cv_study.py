@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+from reports import check_report
 from tiles import write_tile_dataset
 from typer.testing import CliRunner
 
@@ -40,6 +41,8 @@ def test_cv_writes_one_run_per_fold_and_mean_std(dataset, tmp_path):
     for k in range(3):
         val = json.loads((out / f"fold_{k}" / "summary.json").read_text())["val_tiles"]
         assert val == sum(1 for v in folds.values() if v == k)
+    page = check_report(out, tmp_path / "cv_report.html", "Cross-validation", figures=1)
+    assert "cv.csv" in page and "metrics.f1.mean" in page
 
 
 def test_study_table_figures_and_skipping_finished_runs(dataset, tmp_path):
@@ -68,6 +71,8 @@ def test_study_table_figures_and_skipping_finished_runs(dataset, tmp_path):
     small = json.loads((out / "runs" / "linknet_n4_fold0" / "summary.json").read_text())
     large = json.loads((out / "runs" / "linknet_n8_fold0" / "summary.json").read_text())
     assert (small["train_tiles"], large["train_tiles"]) == (4, 8)
+    page = check_report(out, tmp_path / "study.html", "Sample-size study", figures=3)
+    assert "Table 1" in page and "runs.csv" in page
     stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/summary.json")}
     again = CliRunner().invoke(app, command + FAST)
     assert again.exit_code == 0, again.output

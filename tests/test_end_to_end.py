@@ -10,7 +10,10 @@ import rasterio
 import torch
 from PIL import Image
 from rasterio.crs import CRS
+from reports import check_report
+from typer.testing import CliRunner
 
+from quakeslide.cli import app
 from quakeslide.demo import DemoSettings, run_demo
 from quakeslide.training.module import CHECKPOINT_KEY, load_net
 
@@ -74,3 +77,17 @@ def test_run_folder_and_checkpoint(demo_run):
     assert meta["tile_size"] == TINY.tile
     with torch.no_grad():
         assert net(torch.rand(1, 3, 50, 70)).shape == (1, 2, 50, 70)
+
+
+def test_reports_of_the_run_and_the_prediction_folders(demo_run, tmp_path):
+    out, _ = demo_run
+    page = check_report(out / "run", tmp_path / "run.html", "Training run", figures=1)
+    assert "val_f1" in page and "Configuration" in page
+    page = check_report(out / "prediction", tmp_path / "map.html", "Landslide map", figures=1)
+    assert "test_scene" in page and "area_histogram.small" in page
+
+
+def test_report_of_a_folder_without_results_is_refused(tmp_path):
+    result = CliRunner().invoke(app, ["report", str(tmp_path), "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 2 and "not a result folder" in result.output
+    assert not (tmp_path / "r.html").exists()

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from reports import check_report
 from tiles import write_tile_dataset
 from typer.testing import CliRunner
 
@@ -140,6 +141,8 @@ def test_evaluate_command_with_compare_writes_the_folder(tmp_path):
     for name in ("pr_curve.png", "panels/compare_best.png", "panels/compare_worst.png"):
         assert (out / name).stat().st_size > 1000
     assert len(read_rows(out / "per_tile.csv")) == 6
+    page = check_report(out, tmp_path / "eval.html", "Evaluation: linknet vs linknet (b)", 4)
+    assert "false-alarm rate" in page and "F1-best threshold" in page
 
 
 @pytest.mark.parametrize("problem", ["bands", "empty", "classes", "mask_values"])

@@ -78,8 +78,8 @@ def plot_panels(tiles: list[PanelTile], path: Path, title: str) -> Path:
     ]
     fig.legend(handles, list(ERROR_COLOURS), loc="lower center", ncol=3, fontsize=8)
     fig.suptitle(title, fontsize=10)
-    fig.subplots_adjust(bottom=0.08)
-    return save_figure(fig, path)
+    legend_room = 0.5 / fig.get_figheight()  # half an inch, whatever the number of rows
+    return save_figure(fig, path, rect=(0, legend_room, 1, 1))
 
 
 def _binary(mask: np.ndarray) -> np.ndarray:

@@ -13,19 +13,13 @@ def plot_pr_curves(curves: dict[str, dict[str, np.ndarray]], threshold: float, p
     """`curves`: model name -> ThresholdSweep.curve()."""
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     for name, curve in curves.items():
-        (line,) = ax.plot(curve["recall"], curve["precision"], label=name)
         used = int(np.argmin(np.abs(curve["threshold"] - threshold)))
         best = int(np.argmax(curve["f1"]))
+        label = f"{name}: F1 {curve['f1'][used]:.3f}; best {curve['f1'][best]:.3f}"
+        label += f" at {curve['threshold'][best]:.2f}"
+        (line,) = ax.plot(curve["recall"], curve["precision"], label=label)
         ax.plot(curve["recall"][used], curve["precision"][used], "o", color=line.get_color())
         ax.plot(curve["recall"][best], curve["precision"][best], "*", ms=12, color=line.get_color())
-        ax.annotate(
-            f"F1 {curve['f1'][best]:.3f} at {curve['threshold'][best]:.2f}",
-            (curve["recall"][best], curve["precision"][best]),
-            textcoords="offset points",
-            xytext=(-10, -14),
-            fontsize=8,
-            ha="right",
-        )
     ax.set(
         xlabel="recall",
         ylabel="precision",
