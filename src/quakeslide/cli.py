@@ -453,6 +453,35 @@ def report(
 
 @app.command()
 @one_line_errors
+def bench(
+    out: Annotated[Path, typer.Option(help="folder for bench.json and bench.md")] = Path("bench"),
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+    size: Annotated[int, typer.Option(help="image side")] = 256,
+    seconds: Annotated[float, typer.Option(help="minimum timed seconds per measurement")] = 5.0,
+    models: Annotated[str, typer.Option(help="comma-separated")] = "unet,linknet",
+    infer_batch: Annotated[int, typer.Option()] = 8,
+    train_batch: Annotated[int, typer.Option(help="the paper's batch size")] = 5,
+    compile: Annotated[
+        bool, typer.Option(help="also measure the fast path torch.compiled")
+    ] = False,
+) -> None:
+    """Conv peak of this machine, then U-Net and LinkNet speed: fp32 vs the fast path."""
+    from quakeslide.bench.run import run_bench
+    from quakeslide.models import model_names
+
+    names = tuple(m.strip() for m in models.split(",") if m.strip())
+    unknown = set(names) - set(model_names())
+    if unknown or not names:
+        raise InputError(f"models {models!r}: choose from {', '.join(model_names())}")
+    if size < 32 or seconds <= 0 or infer_batch < 1 or train_batch < 1:
+        raise InputError("size >= 32, seconds > 0 and batch sizes >= 1 are needed")
+    quiet_libraries()
+    run_bench(out, device, size, seconds, infer_batch, train_batch, names, compile, typer.echo)
+    typer.echo(f"  {out / 'bench.json'}\n  {out / 'bench.md'}")
+
+
+@app.command()
+@one_line_errors
 def demo(
     out: Annotated[Path, typer.Option(help="output folder")] = Path("quakeslide-demo"),
     epochs: Annotated[int, typer.Option()] = 0,

@@ -40,6 +40,9 @@ class ComputePlan:
     device: str  # "cpu" or "cuda"
     precision: str  # "32-true", "bf16-mixed" or "16-mixed"
     reason: str
+    # NHWC layout: oneDNN and cuDNN run 3x3 convs fastest on it (measured on a Zen5 CPU:
+    # LinkNet bf16 inference 70 -> 120 img/s); it does not change the arithmetic.
+    channels_last: bool = True
 
     @property
     def autocast_dtype(self) -> torch.dtype | None:

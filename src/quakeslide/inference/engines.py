@@ -32,11 +32,12 @@ def torch_engine(net: torch.nn.Module, plan: ComputePlan) -> Engine:
         else nullcontext()
     )
     net = net.to(device).eval()
-    if device.type == "cuda":
-        net = net.to(memory_format=torch.channels_last)
+    layout = torch.channels_last if plan.channels_last else torch.contiguous_format
+    net = net.to(memory_format=layout)
 
     def predict(batch: np.ndarray) -> np.ndarray:
         images = torch.from_numpy(batch).to(device).float().div_(255.0)
+        images = images.contiguous(memory_format=layout)
         with torch.inference_mode(), autocast:
             logits = net(images)
         return torch.softmax(logits.float(), dim=1)[:, 1].cpu().numpy()

@@ -1,0 +1,178 @@
+"""`quakeslide bench`: this machine's conv peak, then U-Net and LinkNet, fp32 vs fast path.
+
+Every job runs in its own child process (quakeslide.bench.child) so peak RSS is per job
+and no measurement inherits another's caches or compiled kernels. Results are ratios from
+one run: achieved GFLOP/s over the measured peak of the same precision, fast over fp32.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from quakeslide.bench.measure import model_gflop_per_image
+from quakeslide.bench.paths import FP32, SpeedPath, fast_path
+from quakeslide.device import choose_device, configure_cpu_threads, cpu_flags
+from quakeslide.io.raster import atomic_path, writable_folder
+
+MODELS = ("unet", "linknet")
+TRAIN_FLOPS_FACTOR = 3  # forward + backward (two products per weight gradient and input)
+
+
+def run_bench(
+    out: Path,
+    device: str = "auto",
+    size: int = 256,
+    seconds: float = 5.0,
+    infer_batch: int = 8,
+    train_batch: int = 5,
+    models: tuple[str, ...] = MODELS,
+    compile: bool = False,
+    echo: Callable[[str], None] = print,
+) -> dict:
+    device = choose_device(device)
+    writable_folder(out)
+    paths = [FP32, fast_path(device)] + ([fast_path(device, compile=True)] if compile else [])
+    base = {"device": device, "seconds": seconds, "size": size,
+            "infer_batch": infer_batch, "train_batch": train_batch}  # fmt: skip
+    started = time.perf_counter()
+    jobs = [("peak", None, p) for p in _peak_paths(paths)]
+    jobs += [("model", m, p) for m in models for p in paths]
+    report: dict = {"machine": machine(device), "settings": base, "peak_gflops": {}, "models": {}}
+    for kind, model, path in tqdm(jobs, desc="bench", unit="job"):
+        result = run_child({**base, "job": kind, "model": model, "path": _path_dict(path)})
+        if kind == "peak":
+            report["peak_gflops"][path.precision] = round(result["gflops"], 1)
+            continue
+        flops = model_gflop_per_image(model, size)
+        peak = report["peak_gflops"][path.precision]
+        report["models"].setdefault(model, {"gflop_per_image": round(flops, 2)})[path.name] = {
+            "precision": path.precision,
+            "channels_last": path.channels_last,
+            "compile": path.compile,
+            "infer_img_s": round(result["infer_img_s"], 2),
+            "train_img_s": round(result["train_img_s"], 2),
+            "infer_peak_frac": round(result["infer_img_s"] * flops / peak, 3),
+            "train_peak_frac": round(result["train_img_s"] * flops * TRAIN_FLOPS_FACTOR / peak, 3),
+            "peak_rss_mb": round(result["peak_rss_mb"]),
+        }
+    for entry in report["models"].values():
+        for name in (p.name for p in paths[1:]):
+            for kind in ("infer", "train"):
+                speedup = entry[name][f"{kind}_img_s"] / entry["fp32"][f"{kind}_img_s"]
+                entry[name][f"{kind}_speedup"] = round(speedup, 2)
+    report["data_wait"] = _data_wait(base, paths[1], models[-1])
+    report["wall_seconds"] = round(time.perf_counter() - started, 1)
+    with atomic_path(out / "bench.json") as tmp:
+        tmp.write_text(json.dumps(report, indent=2))
+    with atomic_path(out / "bench.md") as tmp:
+        tmp.write_text(markdown_table(report))
+    echo(markdown_table(report))
+    return report
+
+
+def machine(device: str) -> dict:
+    flags = cpu_flags()
+    interesting = sorted(f for f in flags if f.startswith(("avx", "amx", "fma")))
+    return {
+        "cpu": _cpu_model(),
+        "cpu_flags": interesting,
+        "threads": configure_cpu_threads(),
+        "device": device,
+        "gpu": torch.cuda.get_device_name(0) if device == "cuda" else None,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def run_child(job: dict) -> dict:
+    command = [sys.executable, "-m", "quakeslide.bench.child", json.dumps(job)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmark job {job['job']} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def markdown_table(report: dict) -> str:
+    peaks = ", ".join(f"{k} {v} GFLOP/s" for k, v in report["peak_gflops"].items())
+    lines = [
+        f"CPU: {report['machine']['cpu']} ({report['machine']['threads']} threads), "
+        f"device {report['machine']['device']}; measured 3x3 conv peak: {peaks}",
+        "",
+        "| model | path | arithmetic | infer img/s | % of peak | train img/s | % of peak"
+        " | speed-up infer / train | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for model, entry in report["models"].items():
+        for name, r in entry.items():
+            if not isinstance(r, dict):
+                continue
+            speedup = f"{r.get('infer_speedup', 1)} / {r.get('train_speedup', 1)}"
+            layout = " + channels_last" if r["channels_last"] else ""
+            compiled = " + compile" if r["compile"] else ""
+            lines.append(
+                f"| {model} | {name} | {r['precision']}{layout}{compiled} | {r['infer_img_s']}"
+                f" | {100 * r['infer_peak_frac']:.0f} % | {r['train_img_s']}"
+                f" | {100 * r['train_peak_frac']:.0f} % | {speedup} | {r['peak_rss_mb']} |"
+            )
+    wait = report["data_wait"]
+    lines += [
+        "",
+        f"Waiting for data: {100 * wait['fraction']:.1f} % of {wait['model']} training time"
+        f" ({wait['path']} path, x5 augmentation, {wait['workers']} loader workers).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _peak_paths(paths: list[SpeedPath]) -> list[SpeedPath]:
+    """One channels_last path per precision in use (the peak is layout-independent enough)."""
+    by_precision = {p.precision: SpeedPath(f"peak-{p.precision}", True, p.autocast) for p in paths}
+    return list(by_precision.values())
+
+
+def _path_dict(path: SpeedPath) -> dict:
+    return {"name": path.name, "channels_last": path.channels_last,
+            "precision": path.precision, "compile": path.compile}  # fmt: skip
+
+
+def _data_wait(base: dict, path: SpeedPath, model: str, steps: int = 30) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        tiles = Path(folder)
+        _write_random_tiles(tiles, base["size"], count=20)
+        job = {**base, "job": "data", "model": model, "path": _path_dict(path), "steps": steps,
+               "tiles": str(tiles)}  # fmt: skip
+        fraction = run_child(job)["data_wait_fraction"]
+    return {"fraction": round(fraction, 4), "model": model, "path": path.name, "workers": 0,
+            "steps": steps}  # fmt: skip
+
+
+def _write_random_tiles(folder: Path, size: int, count: int) -> None:
+    rng = np.random.default_rng(0)
+    (folder / "images").mkdir()
+    (folder / "masks").mkdir()
+    for i in range(count):
+        Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(
+            folder / "images" / f"t{i}.png"
+        )
+        mask = (rng.random((size, size)) < 0.3).astype(np.uint8)
+        Image.fromarray(mask).save(folder / "masks" / f"t{i}.png")
+
+
+def _cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"

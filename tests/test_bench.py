@@ -1,0 +1,79 @@
+"""The speed paths and `quakeslide bench`: choices per device, the GPU path run on CPU."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from quakeslide.bench import measure
+from quakeslide.bench.paths import FP32, fast_path
+from quakeslide.cli import app
+from quakeslide.device import ComputePlan
+from quakeslide.inference.engines import torch_engine
+from quakeslide.training.module import NormalizedNet
+
+AVX2_ONLY = frozenset({"avx", "avx2", "fma"})
+ZEN5 = AVX2_ONLY | {"avx512f", "avx512_bf16"}
+
+
+def test_fast_path_never_picks_bf16_on_a_cpu_without_native_bf16():
+    assert fast_path("cpu", AVX2_ONLY).autocast is None
+    assert fast_path("cpu", AVX2_ONLY).channels_last
+    assert fast_path("cpu", ZEN5).autocast is torch.bfloat16
+    assert FP32.autocast is None and not FP32.channels_last
+
+
+@pytest.mark.parametrize("bf16,dtype", [(True, torch.bfloat16), (False, torch.float16)])
+def test_gpu_fast_path_choice(monkeypatch, bf16, dtype):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: bf16)
+    path = fast_path("cuda")
+    assert path.channels_last and path.autocast is dtype
+
+
+def test_the_gpu_path_runs_on_cpu(monkeypatch):
+    """What a bf16 GPU gets (channels_last + bf16 autocast) run by the same code on CPU:
+    only the capability query is mocked, the timed steps are real."""
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    gpu_path = fast_path("cuda")
+    assert measure.inference_rate("linknet", gpu_path, "cpu", 2, 64, 0.01) > 0
+    assert measure.training_rate("linknet", gpu_path, "cpu", 2, 64, 0.01) > 0
+
+
+def test_engine_on_the_fast_path_agrees_with_fp32():
+    torch.manual_seed(0)
+    net = NormalizedNet("linknet", [0.5] * 3, [0.25] * 3).eval()
+    batch = np.random.default_rng(0).integers(0, 256, (2, 3, 64, 96), dtype=np.uint8)
+    plain = torch_engine(net, ComputePlan("cpu", "32-true", "test", channels_last=False))
+    fast = torch_engine(net, ComputePlan("cpu", "bf16-mixed", "test", channels_last=True))
+    reference, result = plain.predict(batch), fast.predict(batch)
+    assert result.shape == reference.shape == (2, 64, 96)
+    assert np.abs(result - reference).max() < 0.05  # bf16 keeps 8 bits of mantissa
+
+
+def test_bench_command_writes_json_and_table(tmp_path):
+    out = tmp_path / "bench"
+    command = ["bench", "--out", str(out), "--size", "64", "--seconds", "0.02"]
+    result = CliRunner().invoke(app, [*command, "--models", "linknet", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "bench.json").read_text())
+    assert report["peak_gflops"]["fp32"] > 0
+    assert report["machine"]["cpu_flags"] is not None and report["machine"]["cpu"]
+    for name in ("fp32", "fast"):
+        entry = report["models"]["linknet"][name]
+        for key in ("infer_img_s", "train_img_s", "infer_peak_frac", "train_peak_frac"):
+            assert entry[key] > 0
+        assert entry["peak_rss_mb"] > 0
+    fast = report["models"]["linknet"]["fast"]
+    assert fast["precision"] in report["peak_gflops"]
+    assert fast["infer_speedup"] == pytest.approx(
+        fast["infer_img_s"] / report["models"]["linknet"]["fp32"]["infer_img_s"], abs=0.01
+    )
+    assert 0 <= report["data_wait"]["fraction"] < 1
+    assert "| linknet | fast |" in (out / "bench.md").read_text()
+
+
+def test_bench_refuses_unknown_models(tmp_path):
+    result = CliRunner().invoke(app, ["bench", "--out", str(tmp_path), "--models", "resnet"])
+    assert result.exit_code == 2 and "choose from" in result.output
