@@ -101,7 +101,7 @@ def predict_scene(
                 regions = band_regions(written, reader.height)
                 return to_landslides(regions, reader.transform, reader.crs, min_area_m2, pixel_size)
 
-            landslides = run_behind(bands_out, write_and_polygonise)
+            landslides = run_behind(bands_out, write_and_polygonise, depth=1)
             with ThreadPoolExecutor(1) as pool:  # GDAL's overviews and PIL/OGR use a core each
                 vectors = pool.submit(
                     write_vector_outputs, outputs, landslides, thumbnail, reader, threshold,

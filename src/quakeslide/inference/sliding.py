@@ -67,18 +67,12 @@ def predict_rows(
     stride = max(1, tile - overlap)
     rows, cols = window_starts(height, tile, stride), window_starts(width, tile, stride)
     weights = blend_weights(win_h, win_w)
-    top = 0
-    acc = np.zeros((0, width), np.float32)
-    acc_w = np.zeros((0, width), np.float32)
-    valid = np.zeros((0, width), bool)
+    # rows [row, row + win_h) of the current row of windows; reused, never reallocated
+    acc = np.zeros((win_h, width), np.float32)
+    acc_w = np.zeros((win_h, width), np.float32)
     bar = tqdm(total=len(rows) * len(cols), desc="predict", unit="win", disable=not progress)
     for i, row in enumerate(rows):
-        grow = row + win_h - top - acc.shape[0]
-        acc = np.vstack([acc, np.zeros((grow, width), np.float32)])
-        acc_w = np.vstack([acc_w, np.zeros((grow, width), np.float32)])
-        valid = np.vstack([valid, np.zeros((grow, width), bool)])
         band_image, band_valid = read(Window(0, row, width, win_h))
-        valid[row - top : row - top + win_h] |= band_valid
         pending: list[int] = []
         for j, col in enumerate(cols):
             if band_valid[:, col : col + win_w].any():
@@ -86,14 +80,16 @@ def predict_rows(
             if pending and (len(pending) == batch_size or j == len(cols) - 1):
                 batch = np.stack([band_image[:, :, c : c + win_w] for c in pending])
                 for c, prob in zip(pending, predict(batch), strict=True):
-                    acc[row - top : row - top + win_h, c : c + win_w] += prob * weights
-                    acc_w[row - top : row - top + win_h, c : c + win_w] += weights
+                    acc[:, c : c + win_w] += prob * weights
+                    acc_w[:, c : c + win_w] += weights
                 pending = []
             bar.update(1)
-        done = rows[i + 1] if i + 1 < len(rows) else height
-        n = done - top
-        probability = np.divide(acc[:n], acc_w[:n], out=np.zeros_like(acc[:n]), where=acc_w[:n] > 0)
-        # rows [top, done) are the first rows of this read band: top == row
-        yield RowBand(top, probability, valid[:n].copy(), band_image[:, :n])
-        acc, acc_w, valid, top = acc[n:], acc_w[n:], valid[n:], done
+        # rows [row, next row of windows) get no more windows: they are finished
+        n = (rows[i + 1] if i + 1 < len(rows) else height) - row
+        probability = np.zeros((n, width), np.float32)
+        np.divide(acc[:n], acc_w[:n], out=probability, where=acc_w[:n] > 0)
+        yield RowBand(row, probability, band_valid[:n].copy(), band_image[:, :n])
+        for buffer in (acc, acc_w):  # the overlap moves up, the rest starts empty
+            buffer[: win_h - n] = buffer[n:]
+            buffer[win_h - n :] = 0
     bar.close()

@@ -52,8 +52,9 @@ class BandRegions:
         labels, count = ndimage.label(mask, structure=FOUR_CONNECTED)
         offset = self.next_id - 1
         self.next_id += count
-        flat = labels.ravel()
-        weights = probability.ravel().astype(np.float64)
+        inside = mask.ravel().astype(bool)  # only landslide pixels: no full-band float64 copy
+        flat = labels.ravel()[inside]
+        weights = probability.ravel()[inside].astype(np.float64)
         sums = np.bincount(flat, weights=weights, minlength=count + 1)
         pixels = np.bincount(flat, minlength=count + 1)
         for value in range(1, count + 1):
