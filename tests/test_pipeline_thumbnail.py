@@ -60,3 +60,26 @@ def test_thumbnail_is_the_area_average_of_bands(height, width, max_side, band):
     for r, c in [(0, 0), (thumbnail.out_h - 1, thumbnail.out_w - 1), (thumbnail.out_h // 2, 1)]:
         cell = image[:, rows == r][:, :, cols == c]
         assert np.abs(picture[:, r, c] - cell.mean(axis=(1, 2))).max() <= 0.5
+
+
+def test_report_cells_and_markdown_keep_their_columns():
+    from quakeslide.reporting.render import _markdown_table
+    from quakeslide.reporting.report_model import Table, cell
+
+    assert [cell(v) for v in (float("inf"), 3.0, 0.12345, float("nan"), None)] == [
+        "inf", "3", "0.1235", "-", "-",
+    ]  # fmt: skip
+    row = _markdown_table(Table("c", ["k", "v"], [["a|b", "x"]]))[4]
+    assert row == "| a\\|b | x |"
+
+
+def test_quicklook_of_a_one_row_strip(tmp_path):
+    from affine import Affine
+    from PIL import Image
+
+    from quakeslide.reporting.quicklook import write_quicklook
+
+    picture = np.full((3, 1, 16), 200, np.uint8)
+    out = write_quicklook(picture, (0.1, 0.1), Affine.identity(), [], tmp_path / "q.png")
+    with Image.open(out) as png:
+        assert png.size == (16, 1)

@@ -85,3 +85,18 @@ def test_plain_image_areas_in_pixels_unless_pixel_size_is_given():
     sized = polygonize(mask, mask * 1.0, identity, None, pixel_size=0.5)
     assert sized[1].area_m2 == pytest.approx(25) and sized[1].perimeter_m == pytest.approx(20)
     assert len(polygonize(mask, mask * 1.0, identity, None, min_area_m2=2)) == 1
+
+
+def test_band_regions_forget_pieces_that_cannot_grow():
+    """Memory stays bounded by a band: after 200 bands only lower-edge pieces are kept."""
+    from quakeslide.io.regions import BandRegions
+
+    rng = np.random.default_rng(3)
+    builder, total, largest = BandRegions(), 0, 0
+    for band in range(200):
+        mask = rng.random((8, 64)) < 0.05
+        total += len(builder.add(mask, mask.astype(np.float32), band * 8, last=band == 199))
+        largest = max(largest, len(builder.parent))
+    assert total > 500
+    assert largest <= 2 * 64  # pieces on one band's lower edge and their roots
+    assert len(builder.parent) == 0 and len(builder.regions) == 0

@@ -30,6 +30,8 @@ def run_behind(items: Iterable[T], consume: Callable[[Iterator[T]], R], depth: i
 
     Errors in either stage reach the caller; memory holds at most `depth` + 2 items.
     """
+    if depth < 1:
+        raise ValueError(f"queue depth {depth}: must be at least 1")
     queue: Queue = Queue(maxsize=depth)
 
     def drain() -> Iterator[T]:

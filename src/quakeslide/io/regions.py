@@ -72,8 +72,12 @@ class BandRegions:
                 self._union(int(above), int(below))
         bottom = np.where(labels[-1] > 0, labels[-1].astype(np.int64) + offset, 0)
         self.previous_row = None if last else bottom
-        still_open = set() if last else {self._root(int(i)) for i in np.unique(bottom) if i}
+        open_pieces = {} if last else {int(i): self._root(int(i)) for i in np.unique(bottom) if i}
+        still_open = set(open_pieces.values())
         finished = [root for root in self.regions if root not in still_open]
+        # only pieces on the lower edge can be reached again: forget every other id, so
+        # memory stays bounded by a band whatever the scene's height
+        self.parent = {**{root: root for root in still_open}, **open_pieces}
         return [self.regions.pop(root) for root in finished]
 
     def _root(self, piece: int) -> int:

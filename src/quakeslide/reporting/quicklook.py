@@ -29,8 +29,8 @@ def write_quicklook(
     `scale` is picture pixels per scene pixel (rows, columns); `transform` maps scene
     pixels to the landslides' coordinates.
     """
-    image = Image.fromarray(np.moveaxis(picture, 0, -1).squeeze().astype(np.uint8))
-    image = image.convert("RGB")
+    pixels = np.moveaxis(picture, 0, -1).astype(np.uint8)
+    image = Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels).convert("RGB")
     draw = ImageDraw.Draw(image)
     for outline in picture_outlines(landslides, transform, scale):
         draw.line(outline.ravel().tolist(), fill=OUTLINE, width=2)

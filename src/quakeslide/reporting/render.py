@@ -75,7 +75,7 @@ def _html_table(table: Table) -> str:
 
 def _markdown_table(table: Table) -> list[str]:
     def line(values: list[str]) -> str:
-        return "| " + " | ".join(v.replace("|", "\\\\|") for v in values) + " |"
+        return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
 
     return [
         f"**{table.caption}**",

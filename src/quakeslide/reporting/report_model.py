@@ -42,8 +42,10 @@ def cell(value: object) -> str:
         return "-"
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # inf from a diverged run
     if isinstance(value, float):
-        return f"{value:.4f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:.0f}"
+        return f"{value:.0f}" if value.is_integer() else f"{value:.4f}".rstrip("0").rstrip(".")
     return str(value)
 
 
