@@ -6,6 +6,7 @@ import numpy as np
 import pyogrio.raw
 import pytest
 import rasterio
+import rasterio.io
 import torch
 from PIL import Image
 from rasterio.transform import from_origin
@@ -132,6 +133,18 @@ def test_a_run_stopped_midway_leaves_no_output_under_final_names(tmp_path, net, 
     monkeypatch.setattr(predict_module, "predict_rows", stop_after_first_band)
     with pytest.raises(KeyboardInterrupt):
         predict_scene(net, scene, tmp_path / "out", tile=64)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_failure_at_the_end_leaves_no_output_either(tmp_path, net, monkeypatch):
+    """Overviews fail after the vector outputs are written: those must not appear either."""
+
+    def disk_full(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(rasterio.io.DatasetWriter, "build_overviews", disk_full)
+    with pytest.raises(OSError, match="disk full"):
+        predict_scene(net, write_scene(tmp_path / "s.tif"), tmp_path / "out", tile=64)
     assert list((tmp_path / "out").iterdir()) == []
 
 

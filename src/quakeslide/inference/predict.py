@@ -6,7 +6,7 @@ import contextlib
 import json
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +83,12 @@ def predict_scene(
         grid = {"height": reader.height, "width": reader.width, "crs": reader.crs,
                 "transform": reader.transform if reader.georeferenced else None}  # fmt: skip
         with contextlib.ExitStack() as stack:
+            # entered first, renamed last: vector outputs appear only once the rasters have
+            vector_tmp = replace(
+                outputs,
+                **{name: stack.enter_context(atomic_path(getattr(outputs, name)))
+                   for name in ("landslides", "summary", "quicklook")},
+            )  # fmt: skip
             prob_tmp = stack.enter_context(atomic_path(outputs.probability))
             mask_tmp = stack.enter_context(atomic_path(outputs.mask))
             prob_dst = stack.enter_context(
@@ -104,7 +110,7 @@ def predict_scene(
             landslides = run_behind(bands_out, write_and_polygonise, depth=1)
             with ThreadPoolExecutor(1) as pool:  # GDAL's overviews and PIL/OGR use a core each
                 vectors = pool.submit(
-                    write_vector_outputs, outputs, landslides, thumbnail, reader, threshold,
+                    write_vector_outputs, vector_tmp, landslides, thumbnail, reader, threshold,
                     engine.description,
                 )  # fmt: skip
                 prob_dst.build_overviews([2, 4, 8, 16], Resampling.average)
@@ -121,7 +127,7 @@ def write_vector_outputs(
     threshold: float,
     engine: dict,
 ) -> None:
-    """The polygons (GPKG), the summary and the quicklook of a predicted scene."""
+    """The polygons (GPKG), the summary and the quicklook, at `outputs`' vector paths."""
     write_landslides(outputs.landslides, landslides, reader.crs)
     summary = inventory_summary(reader.path, landslides, threshold, engine)
     with atomic_path(outputs.summary) as tmp:
