@@ -39,7 +39,7 @@ class Evaluation:
 
     def tile_f1(self) -> np.ndarray:
         """Per-tile F1, NaN where the tile has neither true nor predicted landslide."""
-        return np.array([_defined(c, "f1") for c in self.per_tile])
+        return np.array([c.defined("f1") for c in self.per_tile])
 
     def metrics(self) -> dict:
         return {
@@ -126,7 +126,7 @@ def write_evaluation(result: Evaluation, out: Path, extra: dict) -> dict:
     with atomic_path(out / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=2))
     rows = [
-        {"stem": stem, **{k: _csv(_defined(c, k)) for k in PIXEL_METRICS}, **c.__dict__}
+        {"stem": stem, **{k: _csv(c.defined(k)) for k in PIXEL_METRICS}, **c.__dict__}
         for stem, c in zip(result.stems, result.per_tile, strict=True)
     ]
     write_csv(out / "per_tile.csv", rows)
@@ -138,24 +138,10 @@ def write_evaluation(result: Evaluation, out: Path, extra: dict) -> dict:
     return metrics
 
 
-def _defined(confusion: Confusion, metric: str) -> float:
-    """A tile's metric, NaN where its denominator is empty (e.g. F1 of a tile with neither
-    true nor predicted landslide), so per-tile means skip it rather than count a 0."""
-    tp, fp, fn, tn = confusion.counts()
-    denominators = {
-        "precision": tp + fp,
-        "recall": tp + fn,
-        "f1": tp + fp + fn,
-        "iou": tp + fp + fn,
-        "accuracy": tp + fp + fn + tn,
-    }
-    return getattr(confusion, metric) if denominators[metric] else math.nan
-
-
 def _per_tile_mean(per_tile: list[Confusion]) -> dict:
     block = {}
     for metric in PIXEL_METRICS:
-        values = np.array([_defined(c, metric) for c in per_tile])
+        values = np.array([c.defined(metric) for c in per_tile])
         defined = values[~np.isnan(values)]
         block[metric] = float(defined.mean()) if len(defined) else None
         block[f"{metric}_tiles"] = int(len(defined))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -35,25 +36,42 @@ class Confusion:
     def counts(self) -> tuple[int, int, int, int]:
         return self.tp, self.fp, self.fn, self.tn
 
+    def fraction(self, metric: str) -> tuple[int, int]:
+        """(numerator, denominator) of a metric: the one definition of each."""
+        tp, fp, fn, tn = self.counts()
+        return {
+            "precision": (tp, tp + fp),
+            "recall": (tp, tp + fn),
+            "f1": (2 * tp, 2 * tp + fp + fn),
+            "iou": (tp, tp + fp + fn),
+            "accuracy": (tp + tn, tp + fp + fn + tn),
+        }[metric]
+
+    def defined(self, metric: str) -> float:
+        """The metric, or NaN where its denominator is empty (e.g. F1 of a tile with
+        neither true nor predicted landslide), so per-tile means skip it instead of a 0."""
+        numerator, denominator = self.fraction(metric)
+        return numerator / denominator if denominator else math.nan
+
     @property
     def precision(self) -> float:
-        return _ratio(self.tp, self.tp + self.fp)
+        return _ratio(*self.fraction("precision"))
 
     @property
     def recall(self) -> float:
-        return _ratio(self.tp, self.tp + self.fn)
+        return _ratio(*self.fraction("recall"))
 
     @property
     def f1(self) -> float:
-        return _ratio(2 * self.tp, 2 * self.tp + self.fp + self.fn)
+        return _ratio(*self.fraction("f1"))
 
     @property
     def iou(self) -> float:
-        return _ratio(self.tp, self.tp + self.fp + self.fn)
+        return _ratio(*self.fraction("iou"))
 
     @property
     def accuracy(self) -> float:
-        return _ratio(self.tp + self.tn, sum(self.counts()))
+        return _ratio(*self.fraction("accuracy"))
 
     def metrics(self) -> dict[str, float | int]:
         return {
