@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
@@ -65,6 +66,11 @@ def predict_scene(
     Each finished band of rows is written, polygonised and averaged into the quicklook by
     a worker thread while the next band is predicted. GDAL's block cache stays bounded:
     its default, 5 % of RAM, grows with the scene (measured: +1 GB at 16000 px).
+
+    GDAL raster reads (main thread) and writes (worker) never run at the same time: one
+    thread filling the shared block cache flushes the other's dirty blocks, which crashed
+    about one scene in ten (segfault or "error while writing a dirty block") before the
+    lock. The model's forward pass, labelling and polygonising still overlap the I/O.
     """
     scene, out_dir = Path(scene), Path(out_dir)
     overlap = tile // 4 if overlap is None else overlap
@@ -97,13 +103,19 @@ def predict_scene(
             mask_dst = stack.enter_context(
                 rasterio.open(mask_tmp, "w", **geotiff_profile(grid, 1, "uint8", MASK_NODATA))
             )
+            raster_io = threading.Lock()
+
+            def read(window: Window) -> tuple[np.ndarray, np.ndarray]:
+                with raster_io:
+                    return reader.read(window)
+
             bands_out = predict_rows(
-                reader.read, reader.height, reader.width, engine.predict, tile, overlap, batch_size
+                read, reader.height, reader.width, engine.predict, tile, overlap, batch_size
             )
             thumbnail = Thumbnail(reader.height, reader.width, len(reader.bands), MAX_SIDE)
 
             def write_and_polygonise(bands: Iterator[RowBand]) -> list[Landslide]:
-                written = write_bands(bands, prob_dst, mask_dst, threshold, thumbnail)
+                written = write_bands(bands, prob_dst, mask_dst, threshold, thumbnail, raster_io)
                 regions = band_regions(written, reader.height)
                 return to_landslides(regions, reader.transform, reader.crs, min_area_m2, pixel_size)
 
@@ -137,9 +149,16 @@ def write_vector_outputs(
 
 
 def write_bands(
-    bands: Iterable[RowBand], prob_dst, mask_dst, threshold: float, thumbnail: Thumbnail
+    bands: Iterable[RowBand],
+    prob_dst,
+    mask_dst,
+    threshold: float,
+    thumbnail: Thumbnail,
+    raster_io: threading.Lock,
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """Write each band to the probability and mask rasters; yield (row, mask, probability).
+
+    The writes hold `raster_io`, the lock that keeps GDAL I/O to one thread at a time.
 
     The yielded probability is the written uint8 value / 255, so the polygons' mean
     probability matches what a GIS reads from `_prob.tif`.
@@ -147,12 +166,13 @@ def write_bands(
     for band in bands:
         window = Window(0, band.row, band.probability.shape[1], band.probability.shape[0])
         prob = np.round(band.probability * 255).astype(np.uint8)
-        prob_dst.write(prob, 1, window=window)
-        prob_dst.write_mask(np.where(band.valid, 255, 0).astype(np.uint8), window=window)
+        valid = np.where(band.valid, 255, 0).astype(np.uint8)
         landslide = (band.probability >= threshold) & band.valid
-        mask_dst.write(
-            np.where(band.valid, landslide, MASK_NODATA).astype(np.uint8), 1, window=window
-        )
+        mask = np.where(band.valid, landslide, MASK_NODATA).astype(np.uint8)
+        with raster_io:
+            prob_dst.write(prob, 1, window=window)
+            prob_dst.write_mask(valid, window=window)
+            mask_dst.write(mask, 1, window=window)
         thumbnail.add(band.row, band.image)
         yield band.row, landslide, prob.astype(np.float32) / 255.0
 
