@@ -77,9 +77,10 @@ def test_quicklook_of_a_one_row_strip(tmp_path):
     from affine import Affine
     from PIL import Image
 
-    from quakeslide.reporting.quicklook import write_quicklook
+    from quakeslide.reporting.quicklook import draw_quicklook, save_quicklook
 
     picture = np.full((3, 1, 16), 200, np.uint8)
-    out = write_quicklook(picture, (0.1, 0.1), Affine.identity(), [], tmp_path / "q.png")
+    image = draw_quicklook(picture, (0.1, 0.1), Affine.identity(), [])
+    out = save_quicklook(image, tmp_path / "q.png")
     with Image.open(out) as png:
         assert png.size == (16, 1)

@@ -22,9 +22,9 @@ from quakeslide.inference.pipeline import run_behind
 from quakeslide.inference.sliding import RowBand, predict_rows
 from quakeslide.io.raster import atomic_path, geotiff_profile, with_bounded_gdal_cache
 from quakeslide.io.regions import BandRegions, Region
-from quakeslide.io.scene import SceneReader, open_scene_reader
+from quakeslide.io.scene import open_scene_reader
 from quakeslide.io.vectors import Landslide, to_landslides, write_landslides
-from quakeslide.reporting.quicklook import MAX_SIDE, write_quicklook
+from quakeslide.reporting.quicklook import MAX_SIDE, draw_quicklook, save_quicklook
 from quakeslide.reporting.thumbnail import Thumbnail
 
 MASK_NODATA = 255
@@ -120,32 +120,22 @@ def predict_scene(
                 return to_landslides(regions, reader.transform, reader.crs, min_area_m2, pixel_size)
 
             landslides = run_behind(bands_out, write_and_polygonise, depth=1)
-            with ThreadPoolExecutor(1) as pool:  # GDAL's overviews and PIL/OGR use a core each
-                vectors = pool.submit(
-                    write_vector_outputs, vector_tmp, landslides, thumbnail, reader, threshold,
-                    engine.description,
-                )  # fmt: skip
-                prob_dst.build_overviews([2, 4, 8, 16], Resampling.average)
-                mask_dst.build_overviews([2, 4, 8, 16], Resampling.nearest)
-                vectors.result()
+            write_landslides(vector_tmp.landslides, landslides, reader.crs)
+            summary = inventory_summary(reader.path, landslides, threshold, engine.description)
+            with atomic_path(vector_tmp.summary) as tmp:
+                tmp.write_text(json.dumps(summary, indent=2))
+            quicklook = draw_quicklook(
+                thumbnail.picture(), thumbnail.scale, reader.transform, landslides
+            )
+            with ThreadPoolExecutor(1) as pool:
+                # the PNG encoder runs without the GIL; rasterio's overviews hold it, so
+                # anything else in Python waits for them (measured: 0.2 s of 6 s at 4000 px)
+                png = pool.submit(save_quicklook, quicklook, vector_tmp.quicklook)
+                with rasterio.Env(GDAL_NUM_THREADS=2):  # 1.6x faster overviews
+                    prob_dst.build_overviews([2, 4, 8, 16], Resampling.average)
+                    mask_dst.build_overviews([2, 4, 8, 16], Resampling.nearest)
+                png.result()
     return outputs
-
-
-def write_vector_outputs(
-    outputs: PredictionOutputs,
-    landslides: list[Landslide],
-    thumbnail: Thumbnail,
-    reader: SceneReader,
-    threshold: float,
-    engine: dict,
-) -> None:
-    """The polygons (GPKG), the summary and the quicklook, at `outputs`' vector paths."""
-    write_landslides(outputs.landslides, landslides, reader.crs)
-    summary = inventory_summary(reader.path, landslides, threshold, engine)
-    with atomic_path(outputs.summary) as tmp:
-        tmp.write_text(json.dumps(summary, indent=2))
-    picture = thumbnail.picture()
-    write_quicklook(picture, thumbnail.scale, reader.transform, landslides, outputs.quicklook)
 
 
 def write_bands(

@@ -17,13 +17,12 @@ OUTLINE = (255, 0, 0)
 PNG_LEVEL = 1  # zlib level: 4x faster to encode than the default, files ~15 % larger
 
 
-def write_quicklook(
+def draw_quicklook(
     picture: np.ndarray,
     scale: tuple[float, float],
     transform: Affine,
     landslides: list[Landslide],
-    out: Path,
-) -> Path:
+) -> Image.Image:
     """Outline every landslide in red on `picture` (bands, h, w), the scene at `scale`.
 
     `scale` is picture pixels per scene pixel (rows, columns); `transform` maps scene
@@ -34,6 +33,11 @@ def write_quicklook(
     draw = ImageDraw.Draw(image)
     for outline in picture_outlines(landslides, transform, scale):
         draw.line(outline.ravel().tolist(), fill=OUTLINE, width=2)
+    return image
+
+
+def save_quicklook(image: Image.Image, out: Path) -> Path:
+    """PNG, written atomically. Pillow's encoder releases the GIL: it can run in a thread."""
     with atomic_path(out) as tmp:
         image.save(tmp, format="PNG", compress_level=PNG_LEVEL)
     return out
