@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from quakeslide.bench import measure
 from quakeslide.bench.paths import FP32, fast_path
+from quakeslide.bench.run import avx2_flags
 from quakeslide.cli import app
 from quakeslide.device import ComputePlan
 from quakeslide.inference.engines import torch_engine
@@ -72,6 +73,22 @@ def test_bench_command_writes_json_and_table(tmp_path):
     )
     assert 0 <= report["data_wait"]["fraction"] < 1
     assert "| linknet | fast |" in (out / "bench.md").read_text()
+
+
+def test_bench_emulating_an_avx2_cpu(tmp_path):
+    """Kernels limited to AVX2 in every job, and the fast path chosen from AVX2 flags."""
+    assert avx2_flags(ZEN5 | {"amx_bf16"}) == AVX2_ONLY
+    out = tmp_path / "bench"
+    command = ["bench", "--out", str(out), "--size", "64", "--seconds", "0.02", "--emulate-avx2"]
+    result = CliRunner().invoke(app, [*command, "--models", "linknet", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "bench.json").read_text())
+    assert report["machine"]["kernel_isa"] in ("AVX2", "DEFAULT")  # never above AVX2
+    assert report["machine"]["emulated_isa"]["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+    assert set(report["peak_gflops"]) == {"fp32"}  # bf16 never chosen without native support
+    fast = report["models"]["linknet"]["fast"]
+    assert fast["precision"] == "fp32" and fast["channels_last"]
+    assert "emulating an AVX2-only CPU" in (out / "bench.md").read_text()
 
 
 def test_bench_refuses_unknown_models(tmp_path):

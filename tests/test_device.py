@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from quakeslide import device
-from quakeslide.device import cpu_has_native_bf16, plan_compute
+from quakeslide.device import ComputePlan, cpu_has_native_bf16, plan_compute
 
 AVX2_ONLY = frozenset({"avx", "avx2", "fma", "sse4_2"})
 ZEN5 = AVX2_ONLY | {"avx512f", "avx512_bf16"}
@@ -44,3 +44,10 @@ def test_user_choice_wins_and_bad_choices_are_refused(monkeypatch):
         plan_compute("cpu", "16-mixed")
     with pytest.raises(ValueError, match="unknown precision"):
         plan_compute("cpu", "fp8")
+
+
+def test_channels_last_for_training_only_where_it_paid():
+    assert ComputePlan("cpu", "bf16-mixed", "t").train_channels_last
+    assert ComputePlan("cuda", "32-true", "t").train_channels_last
+    assert not ComputePlan("cpu", "32-true", "t").train_channels_last
+    assert ComputePlan("cpu", "32-true", "t").channels_last  # inference keeps it

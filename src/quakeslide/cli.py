@@ -464,6 +464,10 @@ def bench(
     compile: Annotated[
         bool, typer.Option(help="also measure the fast path torch.compiled")
     ] = False,
+    emulate_avx2: Annotated[
+        bool,
+        typer.Option(help="limit oneDNN/ATen to AVX2; fast path as an AVX2-only CPU gets it"),
+    ] = False,
 ) -> None:
     """Conv peak of this machine, then U-Net and LinkNet speed: fp32 vs the fast path."""
     from quakeslide.bench.run import run_bench
@@ -476,7 +480,10 @@ def bench(
     if size < 32 or seconds <= 0 or infer_batch < 1 or train_batch < 1:
         raise InputError("size >= 32, seconds > 0 and batch sizes >= 1 are needed")
     quiet_libraries()
-    run_bench(out, device, size, seconds, infer_batch, train_batch, names, compile, typer.echo)
+    run_bench(
+        out, device, size, seconds, infer_batch, train_batch, names, compile, typer.echo,
+        emulate_avx2,
+    )  # fmt: skip
     typer.echo(f"  {out / 'bench.json'}\n  {out / 'bench.md'}")
 
 

@@ -45,7 +45,8 @@ def run_job(job: dict) -> dict:
             Path(job["tiles"]),
         )  # fmt: skip
         result = {"data_wait_fraction": fraction}
-    return {**result, "peak_rss_mb": peak_rss_mb()}
+    kernels = torch.backends.cpu.get_cpu_capability()  # e.g. AVX2, AVX512: what ATen runs
+    return {**result, "peak_rss_mb": peak_rss_mb(), "kernel_isa": kernels}
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ one run: achieved GFLOP/s over the measured peak of the same precision, fast ove
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -24,10 +25,18 @@ from tqdm import tqdm
 from quakeslide.bench.measure import model_gflop_per_image
 from quakeslide.bench.paths import FP32, SpeedPath, fast_path
 from quakeslide.device import choose_device, configure_cpu_threads, cpu_flags
+from quakeslide.errors import InputError
 from quakeslide.io.raster import atomic_path, writable_folder
 
 MODELS = ("unet", "linknet")
 TRAIN_FLOPS_FACTOR = 3  # forward + backward (two products per weight gradient and input)
+# oneDNN's and ATen's kernels limited to AVX2 (the children read these before torch loads)
+AVX2_ENVIRONMENT = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
+
+
+def avx2_flags(flags: frozenset[str]) -> frozenset[str]:
+    """The CPU flags an AVX2-only machine of this kind would show: no AVX-512, no AMX."""
+    return frozenset(f for f in flags if not f.startswith(("avx512", "amx")))
 
 
 def run_bench(
@@ -40,18 +49,30 @@ def run_bench(
     models: tuple[str, ...] = MODELS,
     compile: bool = False,
     echo: Callable[[str], None] = print,
+    emulate_avx2: bool = False,
 ) -> dict:
+    """`emulate_avx2` runs every job with the kernels limited to AVX2 and chooses the fast
+    path from AVX2 flags: what an AVX2-only CPU would get, measured on a newer one (the
+    ratios carry over; absolute speeds and the core itself stay this machine's)."""
     device = choose_device(device)
+    if emulate_avx2 and device != "cpu":
+        raise InputError("--emulate-avx2 applies to the CPU only (use --device cpu)")
     writable_folder(out)
-    paths = [FP32, fast_path(device)] + ([fast_path(device, compile=True)] if compile else [])
+    flags = avx2_flags(cpu_flags()) if emulate_avx2 else None
+    environment = AVX2_ENVIRONMENT if emulate_avx2 else {}
+    paths = [FP32, fast_path(device, flags)]
+    paths += [fast_path(device, flags, compile=True)] if compile else []
     base = {"device": device, "seconds": seconds, "size": size,
             "infer_batch": infer_batch, "train_batch": train_batch}  # fmt: skip
     started = time.perf_counter()
     jobs = [("peak", None, p) for p in _peak_paths(paths)]
     jobs += [("model", m, p) for m in models for p in paths]
-    report: dict = {"machine": machine(device), "settings": base, "peak_gflops": {}, "models": {}}
+    report: dict = {"machine": {**machine(device), "emulated_isa": environment or None},
+                    "settings": base, "peak_gflops": {}, "models": {}}  # fmt: skip
     for kind, model, path in tqdm(jobs, desc="bench", unit="job"):
-        result = run_child({**base, "job": kind, "model": model, "path": _path_dict(path)})
+        job = {**base, "job": kind, "model": model, "path": _path_dict(path)}
+        result = run_child(job, environment)
+        report["machine"]["kernel_isa"] = result["kernel_isa"]
         if kind == "peak":
             report["peak_gflops"][path.precision] = round(result["gflops"], 1)
             continue
@@ -72,7 +93,7 @@ def run_bench(
             for kind in ("infer", "train"):
                 speedup = entry[name][f"{kind}_img_s"] / entry["fp32"][f"{kind}_img_s"]
                 entry[name][f"{kind}_speedup"] = round(speedup, 2)
-    report["data_wait"] = _data_wait(base, paths[1], models[-1])
+    report["data_wait"] = _data_wait(base, paths[1], models[-1], environment)
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
     with atomic_path(out / "bench.json") as tmp:
         tmp.write_text(json.dumps(report, indent=2))
@@ -96,9 +117,10 @@ def machine(device: str) -> dict:
     }
 
 
-def run_child(job: dict) -> dict:
+def run_child(job: dict, environment: dict[str, str] | None = None) -> dict:
     command = [sys.executable, "-m", "quakeslide.bench.child", json.dumps(job)]
-    done = subprocess.run(command, capture_output=True, text=True)
+    env = {**os.environ, **(environment or {})}
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"benchmark job {job['job']} failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -106,9 +128,11 @@ def run_child(job: dict) -> dict:
 
 def markdown_table(report: dict) -> str:
     peaks = ", ".join(f"{k} {v} GFLOP/s" for k, v in report["peak_gflops"].items())
+    emulated = " (kernels limited to AVX2: emulating an AVX2-only CPU)"
     lines = [
         f"CPU: {report['machine']['cpu']} ({report['machine']['threads']} threads), "
-        f"device {report['machine']['device']}; measured 3x3 conv peak: {peaks}",
+        f"device {report['machine']['device']}; measured 3x3 conv peak: {peaks}"
+        + (emulated if report["machine"].get("emulated_isa") else ""),
         "",
         "| model | path | arithmetic | infer img/s | % of peak | train img/s | % of peak"
         " | speed-up infer / train | peak RSS MB |",
@@ -146,13 +170,15 @@ def _path_dict(path: SpeedPath) -> dict:
             "precision": path.precision, "compile": path.compile}  # fmt: skip
 
 
-def _data_wait(base: dict, path: SpeedPath, model: str, steps: int = 30) -> dict:
+def _data_wait(
+    base: dict, path: SpeedPath, model: str, environment: dict[str, str], steps: int = 30
+) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         tiles = Path(folder)
         _write_random_tiles(tiles, base["size"], count=20)
         job = {**base, "job": "data", "model": model, "path": _path_dict(path), "steps": steps,
                "tiles": str(tiles)}  # fmt: skip
-        fraction = run_child(job)["data_wait_fraction"]
+        fraction = run_child(job, environment)["data_wait_fraction"]
     return {"fraction": round(fraction, 4), "model": model, "path": path.name, "workers": 0,
             "steps": steps}  # fmt: skip
 

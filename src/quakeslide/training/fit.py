@@ -140,9 +140,9 @@ def train(
         betas=config.betas,
         step_size=config.step_size,
         gamma=config.gamma,
-        channels_last=plan.channels_last,
+        channels_last=plan.train_channels_last,
     )
-    if plan.channels_last:
+    if plan.train_channels_last:
         module = module.to(memory_format=torch.channels_last)
     checkpoints = ModelCheckpoint(
         dirpath=out / "checkpoints",
