@@ -77,10 +77,10 @@ def test_quicklook_of_a_one_row_strip(tmp_path):
     from affine import Affine
     from PIL import Image
 
-    from quakeslide.reporting.quicklook import draw_quicklook, save_quicklook
+    from quakeslide.reporting.quicklook import Outlines, save_quicklook
 
     picture = np.full((3, 1, 16), 200, np.uint8)
-    image = draw_quicklook(picture, (0.1, 0.1), Affine.identity(), [])
-    out = save_quicklook(image, tmp_path / "q.png")
+    outlines = Outlines(1, 16, Affine.identity(), (0.1, 0.1))
+    out = save_quicklook(outlines.over(picture), tmp_path / "q.png")
     with Image.open(out) as png:
         assert png.size == (16, 1)

@@ -100,3 +100,31 @@ def test_band_regions_forget_pieces_that_cannot_grow():
     assert total > 500
     assert largest <= 2 * 64  # pieces on one band's lower edge and their roots
     assert len(builder.parent) == 0 and len(builder.regions) == 0
+
+
+def test_landslides_stream_in_chunks_to_one_geopackage(tmp_path):
+    """Chunks keep running ids; the GeoPackage holds every chunk; no landslide: empty layer."""
+    import pyogrio.raw
+
+    from quakeslide.io.regions import iter_regions
+    from quakeslide.io.vectors import LandslideWriter, iter_landslides
+
+    mask, prob = random_landslides(3)
+    transform, crs = from_origin(0, 120, 1, 1), CRS.from_epsg(32648)
+    regions = iter_regions(lambda row0, rows: (mask[row0 : row0 + rows] > 0,
+                                               prob[row0 : row0 + rows]), 120, 7)  # fmt: skip
+    chunks = list(iter_landslides(regions, transform, crs, chunk=3))
+    assert len(chunks) > 2 and all(len(c) <= 3 for c in chunks)
+    ids = [ls.id for chunk in chunks for ls in chunk]
+    assert ids == list(range(1, len(ids) + 1))
+    writer = LandslideWriter(tmp_path / "all.gpkg", crs)
+    for chunk in chunks:
+        writer.write(chunk)
+    _, _, geometries, fields = pyogrio.raw.read(writer.finish())
+    assert list(fields[0]) == ids and len(geometries) == len(ids)
+    whole = polygonize(mask, prob, transform, crs)
+    assert sorted(fields[2]) == pytest.approx(sorted(ls.area_m2 for ls in whole))
+    empty = LandslideWriter(tmp_path / "none.gpkg", crs)
+    empty.write([])
+    _, _, geometries, _ = pyogrio.raw.read(empty.finish())
+    assert len(geometries) == 0

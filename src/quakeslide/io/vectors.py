@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +13,6 @@ import shapely
 from rasterio.crs import CRS
 from rasterio.warp import transform_geom
 
-from quakeslide.io.raster import atomic_path
 from quakeslide.io.regions import Region, iter_regions
 
 
@@ -52,19 +51,32 @@ def to_landslides(
     crs: CRS | None,
     min_area_m2: float = 0.0,
     pixel_size: float | None = None,
-    chunk: int = 512,
 ) -> list[Landslide]:
-    """One polygon per 4-connected region, with metric area and mean probability.
+    """All landslides of `regions` in one list (see `iter_landslides`)."""
+    chunks = iter_landslides(regions, transform, crs, min_area_m2, pixel_size)
+    return [landslide for chunk in chunks for landslide in chunk]
+
+
+def iter_landslides(
+    regions: Iterable[Region],
+    transform,
+    crs: CRS | None,
+    min_area_m2: float = 0.0,
+    pixel_size: float | None = None,
+    chunk: int = 512,
+) -> Iterator[list[Landslide]]:
+    """One polygon per 4-connected region, with metric area and mean probability, in chunks.
 
     Areas are metres squared for projected CRSs; for geographic CRSs each polygon is
     measured in its local UTM zone, so the figures stay in metres. Without a CRS they are
     in metres only with `pixel_size`; `min_area_m2` then filters on pixels instead.
     Regions are converted `chunk` at a time with shapely's array functions (4x faster
-    than one by one), still consuming a streamed region iterator as it goes.
+    than one by one) and yielded as they are, so a caller can write them out and forget
+    them; ids run on across chunks.
     """
     matrix = np.array([[transform.a, transform.b], [transform.d, transform.e]])
     offset = np.array([transform.xoff, transform.yoff])
-    landslides: list[Landslide] = []
+    count = 0
     regions = iter(regions)
     while batch := list(itertools.islice(regions, chunk)):
         pixel = np.array([region.geometry() for region in batch], dtype=object)
@@ -79,18 +91,19 @@ def to_landslides(
         nan = np.full(len(batch), np.nan)
         area_m2 = shapely.area(metric) if metric is not None else nan
         perimeter_m = shapely.length(metric) if metric is not None else nan
-        for i in np.flatnonzero((area_m2 if metric is not None else area_px) >= min_area_m2):
-            landslides.append(
-                Landslide(
-                    id=len(landslides) + 1,
-                    geometry=world[i],
-                    area_px=float(area_px[i]),
-                    area_m2=float(area_m2[i]),
-                    perimeter_m=float(perimeter_m[i]),
-                    mean_probability=batch[i].mean_probability,
-                )
+        kept = np.flatnonzero((area_m2 if metric is not None else area_px) >= min_area_m2)
+        yield [
+            Landslide(
+                id=count + n + 1,
+                geometry=world[i],
+                area_px=float(area_px[i]),
+                area_m2=float(area_m2[i]),
+                perimeter_m=float(perimeter_m[i]),
+                mean_probability=batch[i].mean_probability,
             )
-    return landslides
+            for n, i in enumerate(kept)
+        ]
+        count += len(kept)
 
 
 def _to_metric(world: np.ndarray, crs: CRS) -> np.ndarray:
@@ -109,30 +122,52 @@ def _to_utm(geom: shapely.Geometry, crs: CRS) -> shapely.Geometry:
     return shapely.geometry.shape(transform_geom(crs, utm, geom.__geo_interface__))
 
 
-def write_landslides(path: Path, landslides: list[Landslide], crs: CRS | None) -> Path:
-    """Write polygons with id, area_px, area_m2, perimeter_m, centroid_x/y, mean_prob (GPKG)."""
-    polygons = np.array([ls.geometry for ls in landslides], dtype=object)
-    geometries = shapely.to_wkb(shapely.multipolygons(polygons, indices=np.arange(len(polygons))))
-    centroids = shapely.centroid(polygons)
-    fields = ["id", "area_px", "area_m2", "perimeter_m", "centroid_x", "centroid_y", "mean_prob"]
-    field_data = [
-        np.array([ls.id for ls in landslides], dtype=np.int64),
-        np.array([ls.area_px for ls in landslides], dtype=np.float64),
-        np.array([ls.area_m2 for ls in landslides], dtype=np.float64),
-        np.array([ls.perimeter_m for ls in landslides], dtype=np.float64),
-        shapely.get_x(centroids).astype(np.float64),
-        shapely.get_y(centroids).astype(np.float64),
-        np.array([ls.mean_probability for ls in landslides], dtype=np.float64),
-    ]
-    with atomic_path(path) as tmp:
+FIELDS = ["id", "area_px", "area_m2", "perimeter_m", "centroid_x", "centroid_y", "mean_prob"]
+
+
+class LandslideWriter:
+    """A GeoPackage layer written chunk by chunk, so the polygons need not stay in memory.
+
+    Fields: id, area_px, area_m2, perimeter_m, centroid_x/y, mean_prob. The file is
+    created by the first `write` (or by `finish` when there were no landslides at all).
+    """
+
+    def __init__(self, path: Path, crs: CRS | None) -> None:
+        self.path = Path(path)
+        self.crs = crs.to_wkt() if crs is not None else None
+        self.started = False
+
+    def write(self, landslides: list[Landslide]) -> None:
+        if landslides:
+            self._write(landslides)
+
+    def finish(self) -> Path:
+        if not self.started:
+            self._write([])  # an empty layer: the scene has no landslide
+        return self.path
+
+    def _write(self, landslides: list[Landslide]) -> None:
+        polygons = np.array([ls.geometry for ls in landslides], dtype=object)
+        parts = shapely.multipolygons(polygons, indices=np.arange(len(polygons)))
+        centroids = shapely.centroid(polygons)
+        field_data = [
+            np.array([ls.id for ls in landslides], dtype=np.int64),
+            np.array([ls.area_px for ls in landslides], dtype=np.float64),
+            np.array([ls.area_m2 for ls in landslides], dtype=np.float64),
+            np.array([ls.perimeter_m for ls in landslides], dtype=np.float64),
+            shapely.get_x(centroids).astype(np.float64),
+            shapely.get_y(centroids).astype(np.float64),
+            np.array([ls.mean_probability for ls in landslides], dtype=np.float64),
+        ]
         pyogrio.raw.write(
-            tmp,
-            geometries,
+            self.path,
+            shapely.to_wkb(parts),
             field_data,
-            fields,
+            FIELDS,
             layer="landslides",
             driver="GPKG",
             geometry_type="MultiPolygon",
-            crs=crs.to_wkt() if crs is not None else None,
+            crs=self.crs,
+            append=self.started,
         )
-    return Path(path)
+        self.started = True

@@ -17,23 +17,29 @@ OUTLINE = (255, 0, 0)
 PNG_LEVEL = 1  # zlib level: 4x faster to encode than the default, files ~15 % larger
 
 
-def draw_quicklook(
-    picture: np.ndarray,
-    scale: tuple[float, float],
-    transform: Affine,
-    landslides: list[Landslide],
-) -> Image.Image:
-    """Outline every landslide in red on `picture` (bands, h, w), the scene at `scale`.
+class Outlines:
+    """Landslide outlines drawn onto a transparent layer as the landslides stream by.
 
     `scale` is picture pixels per scene pixel (rows, columns); `transform` maps scene
-    pixels to the landslides' coordinates.
+    pixels to the landslides' coordinates. Only the layer is kept, not the polygons.
     """
-    pixels = np.moveaxis(picture, 0, -1).astype(np.uint8)
-    image = Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels).convert("RGB")
-    draw = ImageDraw.Draw(image)
-    for outline in picture_outlines(landslides, transform, scale):
-        draw.line(outline.ravel().tolist(), fill=OUTLINE, width=2)
-    return image
+
+    def __init__(self, height: int, width: int, transform: Affine, scale: tuple[float, float]):
+        self.layer = Image.new("L", (width, height), 0)
+        self.draw = ImageDraw.Draw(self.layer)
+        self.transform, self.scale = transform, scale
+
+    def add(self, landslides: list[Landslide]) -> None:
+        for outline in picture_outlines(landslides, self.transform, self.scale):
+            self.draw.line(outline.ravel().tolist(), fill=255, width=2)
+
+    def over(self, picture: np.ndarray) -> Image.Image:
+        """`picture` (bands, h, w) as RGB with the outlines in red on top."""
+        pixels = np.moveaxis(picture, 0, -1).astype(np.uint8)
+        image = Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
+        image = image.convert("RGB")
+        image.paste(OUTLINE, mask=self.layer)
+        return image
 
 
 def save_quicklook(image: Image.Image, out: Path) -> Path:
