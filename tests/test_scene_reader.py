@@ -9,6 +9,7 @@ from PIL import Image
 from rasterio.crs import CRS
 from rasterio.enums import ColorInterp
 from rasterio.windows import Window
+from rasters import random_rgb, write_geotiff
 
 from quakeslide.errors import InputError
 from quakeslide.io.scene import Stretch, open_scene_reader
@@ -249,3 +250,19 @@ def test_four_bands_without_alpha_need_bands(tmp_path):
     path = write_tif(tmp_path / "rgbn.tif", data, photometric="MINISBLACK")
     with pytest.raises(InputError, match="4 bands.*--bands"):
         open_scene_reader(path)
+
+
+def test_gdal_cache_holds_two_rows_of_blocks(tmp_path):
+    from quakeslide.io.raster import band_pass_cache_mb
+    from quakeslide.io.scene import open_scene_reader
+
+    assert band_pass_cache_mb(2 * 4000 * 256 * 3, 4000, outputs=3) == 64  # the floor
+    # 16000 px, 3-band uint8 input: 2 x 12.3 MB input + 2 x 12.3 MB output tiles + 16
+    assert band_pass_cache_mb(16000 * 256 * 3, 16000, outputs=3) == 64
+    assert band_pass_cache_mb(40000 * 256 * 3, 40000, outputs=3) == 134
+    scene = write_geotiff(tmp_path / "s.tif", random_rgb(40, 30))
+    with rasterio.open(scene) as src:
+        block_rows = src.block_shapes[0][0]
+    with open_scene_reader(scene, None) as reader:
+        assert reader.rows_bytes(1) == 30 * block_rows * 3  # at least one block row
+        assert reader.rows_bytes(500) == 30 * 500 * 3

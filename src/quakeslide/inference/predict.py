@@ -20,7 +20,12 @@ from quakeslide.errors import InputError
 from quakeslide.inference.engines import Engine
 from quakeslide.inference.pipeline import run_behind
 from quakeslide.inference.sliding import RowBand, predict_rows
-from quakeslide.io.raster import atomic_path, geotiff_profile, with_bounded_gdal_cache
+from quakeslide.io.raster import (
+    atomic_path,
+    band_pass_cache_mb,
+    geotiff_profile,
+    with_bounded_gdal_cache,
+)
 from quakeslide.io.regions import BandRegions, Region
 from quakeslide.io.scene import open_scene_reader
 from quakeslide.io.vectors import LandslideWriter, iter_landslides
@@ -64,8 +69,9 @@ def predict_scene(
     """Map landslides over a whole scene; outputs share the scene's CRS and transform.
 
     Each finished band of rows is written, polygonised and averaged into the quicklook by
-    a worker thread while the next band is predicted. GDAL's block cache stays bounded:
-    its default, 5 % of RAM, grows with the scene (measured: +1 GB at 16000 px).
+    a worker thread while the next band is predicted. GDAL's block cache is sized to two
+    rows of blocks (`band_pass_cache_mb`): its default, 5 % of RAM, grows with the scene
+    (measured: +1 GB at 16000 px).
 
     GDAL raster reads (main thread) and writes (worker) never run at the same time: one
     thread filling the shared block cache flushes the other's dirty blocks, which crashed
@@ -89,6 +95,8 @@ def predict_scene(
         grid = {"height": reader.height, "width": reader.width, "crs": reader.crs,
                 "transform": reader.transform if reader.georeferenced else None}  # fmt: skip
         with contextlib.ExitStack() as stack:
+            cache_mb = band_pass_cache_mb(reader.rows_bytes(tile), reader.width, outputs=3)
+            stack.enter_context(rasterio.Env(GDAL_CACHEMAX=cache_mb))
             # entered first, renamed last: vector outputs appear only once the rasters have
             vector_tmp = replace(
                 outputs,

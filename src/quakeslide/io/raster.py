@@ -62,7 +62,20 @@ def atomic_path(final: Path) -> Iterator[Path]:
             tmp.unlink()
 
 
-GDAL_CACHE_MB = 128
+GDAL_CACHE_MB = 64
+TILE = 256  # side of the output GeoTIFF tiles
+
+
+def band_pass_cache_mb(input_rows_bytes: int, width: int, outputs: int) -> int:
+    """GDAL block cache for a pass down a scene in bands of rows, in MB.
+
+    It holds two rows of input blocks (windows overlap them) and two rows of output tiles
+    of `outputs` one-byte rasters, + 16 MB: narrower, a wide scene re-decodes its input
+    tiles and flushes half-written output tiles. Larger, RSS grows with the scene: a fixed
+    128 MB cache held all of a 4000 px scene but 128 MB of a 16000 px one (+80 MB RSS).
+    """
+    needed = 2 * input_rows_bytes + 2 * width * TILE * outputs
+    return max(GDAL_CACHE_MB, -(-needed // 2**20) + 16)
 
 
 def bounded_gdal_cache() -> rasterio.Env:
@@ -93,8 +106,8 @@ def geotiff_profile(reference: dict, count: int, dtype: str, nodata: float | Non
         "transform": reference.get("transform"),
         "nodata": nodata,
         "tiled": True,
-        "blockxsize": 256,
-        "blockysize": 256,
+        "blockxsize": TILE,
+        "blockysize": TILE,
         "compress": "deflate",
         # level 1 + horizontal differencing: 2.8x faster than the default level 6 (writes
         # and overviews of a 4000 px probability raster) and the file 30 % smaller

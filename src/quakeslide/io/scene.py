@@ -99,6 +99,12 @@ class SceneReader:
         self.bands = bands
         self.stretch = stretch
 
+    def rows_bytes(self, rows: int) -> int:
+        """Decoded bytes of `rows` full-width rows of the scene's blocks (at least a block)."""
+        block_rows = max(rows, self._src.block_shapes[0][0])
+        itemsize = np.dtype(self._src.dtypes[0]).itemsize
+        return self.width * block_rows * self._src.count * itemsize
+
     def read(
         self, window: Window, pad_to: tuple[int, int] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
