@@ -90,7 +90,7 @@ def training_rate(
     """Images per second of full steps: forward, cross-entropy, backward, Adam update."""
     net = path.prepare(build_model(model).to(device).train())
     run = torch.compile(net) if path.compile else net
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3, fused=True)  # as training
     loss_fn = nn.CrossEntropyLoss(ignore_index=255)
     x = path.layout(torch.rand(batch, 3, size, size, device=device))
     y = torch.randint(0, 2, (batch, size, size), device=device)
@@ -116,7 +116,7 @@ def data_wait_fraction(
     dataset = TileDataset(tiles, list_stems(tiles), augment=True)
     loader = DataLoader(dataset, batch_size=batch, sampler=EpochSampler(len(dataset), copies=5))
     net = path.prepare(build_model(model).to(device).train())
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3, fused=True)  # as training
     loss_fn = nn.CrossEntropyLoss(ignore_index=255)
     waiting = computing = 0.0
     batches = iter(loader)
