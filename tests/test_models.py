@@ -16,6 +16,7 @@ from quakeslide.models import (
     model_names,
 )
 from quakeslide.models.complexity import PARAMETER_NOTE, count_macs, models_table
+from quakeslide.models.folding import fold_batchnorm
 
 
 @pytest.fixture(scope="module", params=["unet", "linknet"])
@@ -113,3 +114,20 @@ def test_models_table() -> None:
         assert isinstance(row["params"], int)
         assert row["gmacs"] > 0
     assert PARAMETER_NOTE
+
+
+@pytest.mark.parametrize("name", ["unet", "linknet"])
+def test_folding_batchnorm_keeps_the_outputs(name):
+    torch.manual_seed(0)
+    net = build_model(name).train()
+    with torch.no_grad():  # non-trivial BN statistics, as after training
+        for _ in range(2):
+            net(torch.rand(2, 3, 64, 64))
+    net.eval()
+    folded = fold_batchnorm(net)
+    left = sum(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    assert left < sum(isinstance(m, nn.BatchNorm2d) for m in net.modules()) / 4  # only after
+    # transposed convolutions
+    x = torch.rand(2, 3, 64, 96)
+    with torch.inference_mode():
+        assert torch.allclose(folded(x), net(x), atol=1e-4)

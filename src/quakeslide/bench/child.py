@@ -29,6 +29,7 @@ def run_job(job: dict) -> dict:
         job["path"]["channels_last"],
         {"bf16": torch.bfloat16, "fp16": torch.float16}.get(job["path"]["precision"]),
         job["path"]["compile"],
+        job["path"]["fold_batchnorm"],
     )
     device, seconds = job["device"], job["seconds"]
     if job["job"] == "peak":

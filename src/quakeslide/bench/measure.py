@@ -20,6 +20,7 @@ from quakeslide.data.dataset import TileDataset, list_stems
 from quakeslide.data.sampling import EpochSampler
 from quakeslide.models import build_model
 from quakeslide.models.complexity import count_macs
+from quakeslide.models.folding import fold_batchnorm
 
 # (batch, channels, side): large enough to be compute bound, like U-Net's wide layers
 PEAK_SHAPES = ((8, 128, 128), (4, 256, 64), (16, 64, 128))
@@ -78,7 +79,8 @@ def model_gflop_per_image(model: str, size: int) -> float:
 def inference_rate(
     model: str, path: SpeedPath, device: str, batch: int, size: int, seconds: float
 ) -> float:
-    net = path.prepare(build_model(model).to(device).eval())
+    net = build_model(model).to(device).eval()
+    net = path.prepare(fold_batchnorm(net) if path.fold_batchnorm else net)
     run = torch.compile(net) if path.compile else net
     x = path.layout(torch.rand(batch, 3, size, size, device=device))
     return _forward_rate(run, x, path, device, seconds)

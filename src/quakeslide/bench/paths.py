@@ -1,6 +1,7 @@
 """The ways a model can run on this machine: plain fp32, and the fast path.
 
-The fast path is channels_last memory layout plus bf16 autocast where the device has
+The fast path is channels_last memory layout, BatchNorm folded into the convolutions for
+inference (as predict runs), plus bf16 autocast where the device has
 native bf16 (CPUs with avx512_bf16 / AMX, GPUs with bf16), fp16 autocast on GPUs without
 it, and plain fp32 arithmetic elsewhere. bf16 is never chosen for a CPU without native
 support: measured 12x slower than fp32 on an AVX2-only EPYC.
@@ -22,6 +23,7 @@ class SpeedPath:
     channels_last: bool
     autocast: torch.dtype | None  # None: fp32 arithmetic
     compile: bool = False
+    fold_batchnorm: bool = False  # inference only, as predict does
 
     @property
     def precision(self) -> str:
@@ -50,4 +52,4 @@ def fast_path(device: str, flags: frozenset[str] | None = None, compile: bool = 
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     else:
         dtype = torch.bfloat16 if cpu_has_native_bf16(flags) else None
-    return SpeedPath("fast+compile" if compile else "fast", True, dtype, compile)
+    return SpeedPath("fast+compile" if compile else "fast", True, dtype, compile, True)

@@ -82,6 +82,7 @@ def run_bench(
             "precision": path.precision,
             "channels_last": path.channels_last,
             "compile": path.compile,
+            "fold_batchnorm": path.fold_batchnorm,
             "infer_img_s": round(result["infer_img_s"], 2),
             "train_img_s": round(result["train_img_s"], 2),
             "infer_peak_frac": round(result["infer_img_s"] * flops / peak, 3),
@@ -145,6 +146,7 @@ def markdown_table(report: dict) -> str:
             speedup = f"{r.get('infer_speedup', 1)} / {r.get('train_speedup', 1)}"
             layout = " + channels_last" if r["channels_last"] else ""
             compiled = " + compile" if r["compile"] else ""
+            compiled += " + BN folded (inference)" if r.get("fold_batchnorm") else ""
             lines.append(
                 f"| {model} | {name} | {r['precision']}{layout}{compiled} | {r['infer_img_s']}"
                 f" | {100 * r['infer_peak_frac']:.0f} % | {r['train_img_s']}"
@@ -167,7 +169,8 @@ def _peak_paths(paths: list[SpeedPath]) -> list[SpeedPath]:
 
 def _path_dict(path: SpeedPath) -> dict:
     return {"name": path.name, "channels_last": path.channels_last,
-            "precision": path.precision, "compile": path.compile}  # fmt: skip
+            "precision": path.precision, "compile": path.compile,
+            "fold_batchnorm": path.fold_batchnorm}  # fmt: skip
 
 
 def _data_wait(

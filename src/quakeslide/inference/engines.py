@@ -13,6 +13,7 @@ import torch
 
 from quakeslide.device import ComputePlan
 from quakeslide.errors import InputError
+from quakeslide.models.folding import fold_batchnorm
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,8 @@ def torch_engine(net: torch.nn.Module, plan: ComputePlan) -> Engine:
         if plan.autocast_dtype is not None
         else nullcontext()
     )
-    net = net.to(device).eval()
+    bands = int(net.mean.shape[1])
+    net = fold_batchnorm(net.to(device))
     layout = torch.channels_last if plan.channels_last else torch.contiguous_format
     net = net.to(memory_format=layout)
 
@@ -42,7 +44,6 @@ def torch_engine(net: torch.nn.Module, plan: ComputePlan) -> Engine:
             logits = net(images)
         return torch.softmax(logits.float(), dim=1)[:, 1].cpu().numpy()
 
-    bands = int(net.mean.shape[1])
     return Engine(predict, bands, {"engine": "torch", "device": plan.device,
                                    "precision": plan.precision})  # fmt: skip
 
