@@ -62,7 +62,8 @@ def atomic_path(final: Path) -> Iterator[Path]:
             tmp.unlink()
 
 
-GDAL_CACHE_MB = 64
+GDAL_CACHE_MB = 128
+BAND_PASS_CACHE_MIN_MB = 64
 TILE = 256  # side of the output GeoTIFF tiles
 
 
@@ -75,7 +76,7 @@ def band_pass_cache_mb(input_rows_bytes: int, width: int, outputs: int) -> int:
     128 MB cache held all of a 4000 px scene but 128 MB of a 16000 px one (+80 MB RSS).
     """
     needed = 2 * input_rows_bytes + 2 * width * TILE * outputs
-    return max(GDAL_CACHE_MB, -(-needed // 2**20) + 16)
+    return max(BAND_PASS_CACHE_MIN_MB, -(-needed // 2**20) + 16)
 
 
 def bounded_gdal_cache() -> rasterio.Env:

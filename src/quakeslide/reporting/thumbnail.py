@@ -46,7 +46,8 @@ class Thumbnail:
 def _cell_sums(values: np.ndarray, ends: np.ndarray, axis: int) -> np.ndarray:
     """Sums of consecutive runs along `axis`, each ending at `ends` (inclusive), as uint32.
 
-    Differences of a cumulative sum: 2x faster than np.add.reduceat on short runs.
+    Differences of a cumulative sum: faster than np.add.reduceat on runs of 2-3 values
+    (3.6 against 4.7 ms over the columns of a 3 x 192 x 4000 band).
     """
     totals = np.cumsum(values, axis=axis, dtype=np.uint32).take(ends, axis=axis)
     return np.diff(totals, axis=axis, prepend=np.zeros_like(totals.take([0], axis=axis)))
