@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
-from torch import nn
-from torch.fx.experimental.optimization import fuse
+import copy
+
+from torch import fx, nn
+from torch.fx.experimental.optimization import matches_module_pattern, replace_node_module
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+PATTERNS = ((nn.Conv2d, nn.BatchNorm2d), (nn.ConvTranspose2d, nn.BatchNorm2d))
 
 
 def fold_batchnorm(net: nn.Module) -> nn.Module:
-    """A copy of `net` (eval mode) with every Conv -> BatchNorm pair merged into one conv.
+    """A copy of `net` (eval mode) with every (transposed) Conv -> BatchNorm pair merged.
 
     Same outputs to float rounding (LinkNet logits within 5e-6), one op fewer per layer:
     measured +5-10 % bf16 inference for LinkNet and +8 % for U-Net on this project's CPU.
-    BatchNorm after a transposed convolution stays as it is. Not for training.
+    Not for training: the running statistics become constants.
     """
-    return fuse(net.eval())
+    traced = fx.symbolic_trace(copy.deepcopy(net).eval())
+    modules = dict(traced.named_modules())
+    graph = traced.graph
+    for pattern in PATTERNS:
+        for node in list(graph.nodes):
+            if not matches_module_pattern(pattern, node, modules):
+                continue
+            conv_node = node.args[0]
+            bn = modules[node.target]
+            if len(conv_node.users) > 1 or not bn.track_running_stats:
+                continue  # the conv's raw output is used elsewhere
+            conv = modules[conv_node.target]
+            folded = fuse_conv_bn_eval(conv, bn, transpose=pattern[0] is nn.ConvTranspose2d)
+            replace_node_module(conv_node, modules, folded)
+            node.replace_all_uses_with(conv_node)
+            graph.erase_node(node)
+    return fx.GraphModule(traced, graph)
