@@ -8,7 +8,7 @@ import torch
 from typer.testing import CliRunner
 
 from quakeslide.bench import measure
-from quakeslide.bench.paths import FP32, fast_path
+from quakeslide.bench.paths import FP32, SpeedPath, fast_path
 from quakeslide.bench.run import avx2_flags
 from quakeslide.cli import app
 from quakeslide.device import ComputePlan
@@ -24,6 +24,18 @@ def test_fast_path_never_picks_bf16_on_a_cpu_without_native_bf16():
     assert fast_path("cpu", AVX2_ONLY).channels_last
     assert fast_path("cpu", ZEN5).autocast is torch.bfloat16
     assert FP32.autocast is None and not FP32.channels_last
+
+
+def test_fast_path_trains_as_train_does():
+    """NCHW for fp32 training on an AVX2-only CPU, channels_last under bf16, as `train`."""
+    assert not fast_path("cpu", AVX2_ONLY).for_training().channels_last
+    assert fast_path("cpu", ZEN5).for_training().channels_last
+    assert fast_path("cpu", ZEN5).keep_freed_memory and not FP32.keep_freed_memory
+
+
+def test_speed_paths_travel_to_the_child_jobs_unchanged():
+    for path in (FP32, fast_path("cpu", ZEN5), fast_path("cpu", AVX2_ONLY, compile=True)):
+        assert SpeedPath.from_json(json.loads(json.dumps(path.to_json()))) == path
 
 
 @pytest.mark.parametrize("bf16,dtype", [(True, torch.bfloat16), (False, torch.float16)])
@@ -68,6 +80,7 @@ def test_bench_command_writes_json_and_table(tmp_path):
         assert entry["peak_rss_mb"] > 0
     fast = report["models"]["linknet"]["fast"]
     assert fast["precision"] in report["peak_gflops"]
+    assert not report["models"]["linknet"]["fp32"]["keep_freed_memory"]  # plain PyTorch
     assert fast["infer_speedup"] == pytest.approx(
         fast["infer_img_s"] / report["models"]["linknet"]["fp32"]["infer_img_s"], abs=0.01
     )
@@ -88,6 +101,7 @@ def test_bench_emulating_an_avx2_cpu(tmp_path):
     assert set(report["peak_gflops"]) == {"fp32"}  # bf16 never chosen without native support
     fast = report["models"]["linknet"]["fast"]
     assert fast["precision"] == "fp32" and fast["channels_last"]
+    assert not fast["train_channels_last"]  # fp32 training stays NCHW, as `train` runs it
     assert "emulating an AVX2-only CPU" in (out / "bench.md").read_text()
 
 

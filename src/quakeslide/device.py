@@ -79,11 +79,17 @@ def plan_compute(device: str = "auto", precision: str = "auto") -> ComputePlan:
         if resolved == "cpu" and precision == "16-mixed":
             raise ValueError("fp16 autocast is for GPUs; on CPU use 32-true or bf16-mixed")
         return ComputePlan(resolved, precision, "chosen by the user")
-    if resolved == "cuda":
+    return fastest_plan(resolved)
+
+
+def fastest_plan(device: str, flags: frozenset[str] | None = None) -> ComputePlan:
+    """The plan 'auto' gets on `device` ("cpu" or "cuda"), from the CPU `flags` given
+    (default: this machine's); the benchmark's fast path is this same plan."""
+    if device == "cuda":
         if torch.cuda.is_bf16_supported():
             return ComputePlan("cuda", "bf16-mixed", "GPU supports bf16")
         return ComputePlan("cuda", "16-mixed", "GPU without bf16: fp16 autocast")
-    if cpu_has_native_bf16():
+    if cpu_has_native_bf16(flags):
         return ComputePlan("cpu", "bf16-mixed", "CPU has native bf16 (avx512_bf16/amx)")
     return ComputePlan("cpu", "32-true", "CPU lacks native bf16: fp32 is faster here")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from quakeslide.allocator import keep_freed_memory
 from quakeslide.bench.measure import (
     conv_peak_gflops,
     data_wait_fraction,
@@ -24,13 +25,8 @@ from quakeslide.device import configure_cpu_threads
 
 def run_job(job: dict) -> dict:
     torch.manual_seed(0)
-    path = SpeedPath(
-        job["path"]["name"],
-        job["path"]["channels_last"],
-        {"bf16": torch.bfloat16, "fp16": torch.float16}.get(job["path"]["precision"]),
-        job["path"]["compile"],
-        job["path"]["fold_batchnorm"],
-    )
+    path = SpeedPath.from_json(job["path"])
+    freed_memory_kept = keep_freed_memory() if path.keep_freed_memory else False
     device, seconds = job["device"], job["seconds"]
     if job["job"] == "peak":
         result = {"gflops": conv_peak_gflops(path, device, seconds)}
@@ -47,7 +43,8 @@ def run_job(job: dict) -> dict:
         )  # fmt: skip
         result = {"data_wait_fraction": fraction}
     kernels = torch.backends.cpu.get_cpu_capability()  # e.g. AVX2, AVX512: what ATen runs
-    return {**result, "peak_rss_mb": peak_rss_mb(), "kernel_isa": kernels}
+    return {**result, "peak_rss_mb": peak_rss_mb(), "kernel_isa": kernels,
+            "freed_memory_kept": freed_memory_kept}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -90,6 +90,7 @@ def training_rate(
     model: str, path: SpeedPath, device: str, batch: int, size: int, seconds: float
 ) -> float:
     """Images per second of full steps: forward, cross-entropy, backward, Adam update."""
+    path = path.for_training()
     net = path.prepare(build_model(model).to(device).train())
     run = torch.compile(net) if path.compile else net
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3, fused=True)  # as training
@@ -115,6 +116,7 @@ def data_wait_fraction(
     The loader is the one training uses (EpochSampler, x5 augmentation, workers as
     configured: none by default on small CPUs), over the tile folder `tiles`.
     """
+    path = path.for_training()
     dataset = TileDataset(tiles, list_stems(tiles), augment=True)
     loader = DataLoader(dataset, batch_size=batch, sampler=EpochSampler(len(dataset), copies=5))
     net = path.prepare(build_model(model).to(device).train())

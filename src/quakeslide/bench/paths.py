@@ -1,20 +1,24 @@
 """The ways a model can run on this machine: plain fp32, and the fast path.
 
-The fast path is channels_last memory layout, BatchNorm folded into the convolutions for
-inference (as predict runs), plus bf16 autocast where the device has
-native bf16 (CPUs with avx512_bf16 / AMX, GPUs with bf16), fp16 autocast on GPUs without
-it, and plain fp32 arithmetic elsewhere. bf16 is never chosen for a CPU without native
-support: measured 12x slower than fp32 on an AVX2-only EPYC.
+The fast path is what `train` and `predict` run by default (`device.fastest_plan`):
+channels_last memory layout, BatchNorm folded into the convolutions for inference, bf16
+autocast where the device has native bf16 (CPUs with avx512_bf16 / AMX, GPUs with bf16),
+fp16 autocast on GPUs without it, plain fp32 arithmetic elsewhere, and freed memory kept
+by malloc (`allocator`). bf16 is never chosen for a CPU without native support: measured
+12x slower than fp32 on an AVX2-only EPYC. The fp32 baseline is plain PyTorch.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
 
-from quakeslide.device import cpu_has_native_bf16
+from quakeslide.device import fastest_plan
+
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @dataclass(frozen=True)
@@ -24,11 +28,16 @@ class SpeedPath:
     autocast: torch.dtype | None  # None: fp32 arithmetic
     compile: bool = False
     fold_batchnorm: bool = False  # inference only, as predict does
+    train_channels_last: bool = False
+    keep_freed_memory: bool = False
 
     @property
     def precision(self) -> str:
         """The precision whose measured peak this path is compared with."""
         return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.autocast, "fp32")
+
+    def for_training(self) -> SpeedPath:
+        return dataclasses.replace(self, channels_last=self.train_channels_last)
 
     def context(self, device: str):
         """Autocast for this path on `device` (a no-op context for fp32)."""
@@ -42,14 +51,30 @@ class SpeedPath:
     def layout(self, batch: torch.Tensor) -> torch.Tensor:
         return batch.contiguous(memory_format=torch.channels_last) if self.channels_last else batch
 
+    def to_json(self) -> dict:
+        fields = dataclasses.asdict(self)
+        del fields["autocast"]
+        return {**fields, "precision": self.precision}
+
+    @classmethod
+    def from_json(cls, fields: dict) -> SpeedPath:
+        fields = dict(fields)
+        autocast = DTYPES.get(fields.pop("precision"))
+        return cls(**fields, autocast=autocast)
+
 
 FP32 = SpeedPath("fp32", channels_last=False, autocast=None)
 
 
 def fast_path(device: str, flags: frozenset[str] | None = None, compile: bool = False) -> SpeedPath:
-    """channels_last + the fastest autocast this device really supports."""
-    if device == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    else:
-        dtype = torch.bfloat16 if cpu_has_native_bf16(flags) else None
-    return SpeedPath("fast+compile" if compile else "fast", True, dtype, compile, True)
+    """The plan `train` and `predict` choose on `device` by default, as a SpeedPath."""
+    plan = fastest_plan(device, flags)
+    return SpeedPath(
+        "fast+compile" if compile else "fast",
+        channels_last=plan.channels_last,
+        autocast=plan.autocast_dtype,
+        compile=compile,
+        fold_batchnorm=True,
+        train_channels_last=plan.train_channels_last,
+        keep_freed_memory=True,
+    )

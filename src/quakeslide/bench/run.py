@@ -70,7 +70,7 @@ def run_bench(
     report: dict = {"machine": {**machine(device), "emulated_isa": environment or None},
                     "settings": base, "peak_gflops": {}, "models": {}}  # fmt: skip
     for kind, model, path in tqdm(jobs, desc="bench", unit="job"):
-        job = {**base, "job": kind, "model": model, "path": _path_dict(path)}
+        job = {**base, "job": kind, "model": model, "path": path.to_json()}
         result = run_child(job, environment)
         report["machine"]["kernel_isa"] = result["kernel_isa"]
         if kind == "peak":
@@ -81,8 +81,10 @@ def run_bench(
         report["models"].setdefault(model, {"gflop_per_image": round(flops, 2)})[path.name] = {
             "precision": path.precision,
             "channels_last": path.channels_last,
+            "train_channels_last": path.train_channels_last,
             "compile": path.compile,
             "fold_batchnorm": path.fold_batchnorm,
+            "keep_freed_memory": result["freed_memory_kept"],
             "infer_img_s": round(result["infer_img_s"], 2),
             "train_img_s": round(result["train_img_s"], 2),
             "infer_peak_frac": round(result["infer_img_s"] * flops / peak, 3),
@@ -144,11 +146,8 @@ def markdown_table(report: dict) -> str:
             if not isinstance(r, dict):
                 continue
             speedup = f"{r.get('infer_speedup', 1)} / {r.get('train_speedup', 1)}"
-            layout = " + channels_last" if r["channels_last"] else ""
-            compiled = " + compile" if r["compile"] else ""
-            compiled += " + BN folded (inference)" if r.get("fold_batchnorm") else ""
             lines.append(
-                f"| {model} | {name} | {r['precision']}{layout}{compiled} | {r['infer_img_s']}"
+                f"| {model} | {name} | {arithmetic(r)} | {r['infer_img_s']}"
                 f" | {100 * r['infer_peak_frac']:.0f} % | {r['train_img_s']}"
                 f" | {100 * r['train_peak_frac']:.0f} % | {speedup} | {r['peak_rss_mb']} |"
             )
@@ -161,16 +160,22 @@ def markdown_table(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def arithmetic(entry: dict) -> str:
+    """What a path of the report does, e.g. "bf16 + channels_last + BN folded (inference)"."""
+    parts = [entry["precision"]]
+    if entry["channels_last"]:
+        both = entry.get("train_channels_last", True)
+        parts.append("channels_last" if both else "channels_last (inference)")
+    parts += ["compile"] if entry["compile"] else []
+    parts += ["BN folded (inference)"] if entry.get("fold_batchnorm") else []
+    parts += ["freed memory kept"] if entry.get("keep_freed_memory") else []
+    return " + ".join(parts)
+
+
 def _peak_paths(paths: list[SpeedPath]) -> list[SpeedPath]:
     """One channels_last path per precision in use (the peak is layout-independent enough)."""
     by_precision = {p.precision: SpeedPath(f"peak-{p.precision}", True, p.autocast) for p in paths}
     return list(by_precision.values())
-
-
-def _path_dict(path: SpeedPath) -> dict:
-    return {"name": path.name, "channels_last": path.channels_last,
-            "precision": path.precision, "compile": path.compile,
-            "fold_batchnorm": path.fold_batchnorm}  # fmt: skip
 
 
 def _data_wait(
@@ -179,7 +184,7 @@ def _data_wait(
     with tempfile.TemporaryDirectory() as folder:
         tiles = Path(folder)
         _write_random_tiles(tiles, base["size"], count=20)
-        job = {**base, "job": "data", "model": model, "path": _path_dict(path), "steps": steps,
+        job = {**base, "job": "data", "model": model, "path": path.to_json(), "steps": steps,
                "tiles": str(tiles)}  # fmt: skip
         fraction = run_child(job, environment)["data_wait_fraction"]
     return {"fraction": round(fraction, 4), "model": model, "path": path.name, "workers": 0,

@@ -14,6 +14,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from quakeslide.allocator import keep_freed_memory
 from quakeslide.config import TrainConfig
 from quakeslide.data.dataset import TileDataset, channel_stats
 from quakeslide.data.splits import Split, holdout_split, nested_subset
@@ -130,6 +131,7 @@ def train(
     L.seed_everything(config.seed, workers=True, verbose=False)
     processes_here = config.devices if plan.device == "cpu" else 1
     configure_cpu_threads(processes_here)
+    keep_freed_memory()
     mean, std = channel_stats(train_set.images)
     module = LandslideSegmenter(
         config.model,
