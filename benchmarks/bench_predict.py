@@ -26,6 +26,7 @@ from quakeslide.data.synthetic import SceneSpec, make_scene
 CHILD = """
 import json, resource, sys, time
 import numpy as np
+from quakeslide.allocator import keep_freed_memory
 from quakeslide.device import configure_cpu_threads, plan_compute
 from quakeslide.inference.engines import torch_engine
 from quakeslide.inference.predict import predict_scene
@@ -35,6 +36,7 @@ from quakeslide.training.module import load_net
 job, checkpoint, scene, out, tile, batch, precision, side = sys.argv[1:9]
 tile, batch, side = int(tile), int(batch), int(side)
 configure_cpu_threads()
+keep_freed_memory()  # as the command line runs
 plan = plan_compute("auto", precision)
 engine = torch_engine(load_net(checkpoint)[0], plan)
 stride = tile - tile // 4

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from quakeslide.allocator import keep_freed_memory
 from quakeslide.errors import InputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -505,4 +506,5 @@ def demo(
 
 
 def main() -> None:
+    keep_freed_memory()
     app()

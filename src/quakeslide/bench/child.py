@@ -26,7 +26,6 @@ from quakeslide.device import configure_cpu_threads
 def run_job(job: dict) -> dict:
     torch.manual_seed(0)
     path = SpeedPath.from_json(job["path"])
-    freed_memory_kept = keep_freed_memory() if path.keep_freed_memory else False
     device, seconds = job["device"], job["seconds"]
     if job["job"] == "peak":
         result = {"gflops": conv_peak_gflops(path, device, seconds)}
@@ -44,9 +43,10 @@ def run_job(job: dict) -> dict:
         result = {"data_wait_fraction": fraction}
     kernels = torch.backends.cpu.get_cpu_capability()  # e.g. AVX2, AVX512: what ATen runs
     return {**result, "peak_rss_mb": peak_rss_mb(), "kernel_isa": kernels,
-            "freed_memory_kept": freed_memory_kept}  # fmt: skip
+            "freed_memory_kept": keep_freed_memory()}  # fmt: skip
 
 
 if __name__ == "__main__":
     configure_cpu_threads()
+    keep_freed_memory()  # in every job, fp32 too, as `train` runs
     print(json.dumps(run_job(json.loads(sys.argv[1]))))

@@ -3,9 +3,9 @@
 The fast path is what `train` and `predict` run by default (`device.fastest_plan`):
 channels_last memory layout, BatchNorm folded into the convolutions for inference, bf16
 autocast where the device has native bf16 (CPUs with avx512_bf16 / AMX, GPUs with bf16),
-fp16 autocast on GPUs without it, plain fp32 arithmetic elsewhere, and freed memory kept
-by malloc (`allocator`). bf16 is never chosen for a CPU without native support: measured
-12x slower than fp32 on an AVX2-only EPYC. The fp32 baseline is plain PyTorch.
+fp16 autocast on GPUs without it, and plain fp32 arithmetic elsewhere. bf16 is never
+chosen for a CPU without native support: measured 12x slower than fp32 on an AVX2-only
+EPYC.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ class SpeedPath:
     compile: bool = False
     fold_batchnorm: bool = False  # inference only, as predict does
     train_channels_last: bool = False
-    keep_freed_memory: bool = False
 
     @property
     def precision(self) -> str:
@@ -76,5 +75,4 @@ def fast_path(device: str, flags: frozenset[str] | None = None, compile: bool = 
         compile=compile,
         fold_batchnorm=True,
         train_channels_last=plan.train_channels_last,
-        keep_freed_memory=True,
     )

@@ -73,6 +73,7 @@ def run_bench(
         job = {**base, "job": kind, "model": model, "path": path.to_json()}
         result = run_child(job, environment)
         report["machine"]["kernel_isa"] = result["kernel_isa"]
+        report["machine"]["freed_memory_kept"] = result["freed_memory_kept"]
         if kind == "peak":
             report["peak_gflops"][path.precision] = round(result["gflops"], 1)
             continue
@@ -84,7 +85,6 @@ def run_bench(
             "train_channels_last": path.train_channels_last,
             "compile": path.compile,
             "fold_batchnorm": path.fold_batchnorm,
-            "keep_freed_memory": result["freed_memory_kept"],
             "infer_img_s": round(result["infer_img_s"], 2),
             "train_img_s": round(result["train_img_s"], 2),
             "infer_peak_frac": round(result["infer_img_s"] * flops / peak, 3),
@@ -135,7 +135,8 @@ def markdown_table(report: dict) -> str:
     lines = [
         f"CPU: {report['machine']['cpu']} ({report['machine']['threads']} threads), "
         f"device {report['machine']['device']}; measured 3x3 conv peak: {peaks}"
-        + (emulated if report["machine"].get("emulated_isa") else ""),
+        + (emulated if report["machine"].get("emulated_isa") else "")
+        + ("; malloc keeps freed memory" if report["machine"].get("freed_memory_kept") else ""),
         "",
         "| model | path | arithmetic | infer img/s | % of peak | train img/s | % of peak"
         " | speed-up infer / train | peak RSS MB |",
@@ -168,7 +169,6 @@ def arithmetic(entry: dict) -> str:
         parts.append("channels_last" if both else "channels_last (inference)")
     parts += ["compile"] if entry["compile"] else []
     parts += ["BN folded (inference)"] if entry.get("fold_batchnorm") else []
-    parts += ["freed memory kept"] if entry.get("keep_freed_memory") else []
     return " + ".join(parts)
 
 
