@@ -21,6 +21,7 @@ from quakeslide.data.sampling import EpochSampler
 from quakeslide.models import build_model
 from quakeslide.models.complexity import count_macs
 from quakeslide.models.folding import fold_batchnorm
+from quakeslide.training.optimizer import make_adam
 
 # (batch, channels, side): large enough to be compute bound, like U-Net's wide layers
 PEAK_SHAPES = ((8, 128, 128), (4, 256, 64), (16, 64, 128))
@@ -93,7 +94,7 @@ def training_rate(
     path = path.for_training()
     net = path.prepare(build_model(model).to(device).train())
     run = torch.compile(net) if path.compile else net
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3, fused=True)  # as training
+    optimizer = make_adam(net.parameters(), 1e-3, (0.9, 0.999))  # as training
     loss_fn = nn.CrossEntropyLoss(ignore_index=255)
     x = path.layout(torch.rand(batch, 3, size, size, device=device))
     y = torch.randint(0, 2, (batch, size, size), device=device)
@@ -120,7 +121,7 @@ def data_wait_fraction(
     dataset = TileDataset(tiles, list_stems(tiles), augment=True)
     loader = DataLoader(dataset, batch_size=batch, sampler=EpochSampler(len(dataset), copies=5))
     net = path.prepare(build_model(model).to(device).train())
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3, fused=True)  # as training
+    optimizer = make_adam(net.parameters(), 1e-3, (0.9, 0.999))  # as training
     loss_fn = nn.CrossEntropyLoss(ignore_index=255)
     waiting = computing = 0.0
     batches = iter(loader)
