@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from rasterio.enums import Resampling
+from rasterio.io import DatasetWriter
 from rasterio.windows import Window
 
 from quakeslide.area_classes import AREA_CLASSES, area_class, class_bounds
@@ -27,7 +28,7 @@ from quakeslide.io.raster import (
     with_bounded_gdal_cache,
 )
 from quakeslide.io.regions import BandRegions, Region
-from quakeslide.io.scene import open_scene_reader
+from quakeslide.io.scene import SceneReader, open_scene_reader
 from quakeslide.io.vectors import LandslideWriter, iter_landslides
 from quakeslide.reporting.quicklook import MAX_SIDE, Outlines, save_quicklook
 from quakeslide.reporting.thumbnail import Thumbnail
@@ -124,24 +125,11 @@ def predict_scene(
 
             outlines = Outlines(thumbnail.out_h, thumbnail.out_w, reader.transform, thumbnail.scale)
             polygons = LandslideWriter(vector_tmp.landslides, reader.crs)
-
-            def write_and_polygonise(bands: Iterator[RowBand]) -> tuple[np.ndarray, np.ndarray]:
-                """Each chunk of landslides goes to the GeoPackage and the quicklook as soon
-                as it is built; only their areas stay (memory independent of the count)."""
-                written = write_bands(bands, prob_dst, mask_dst, threshold, thumbnail, raster_io)
-                regions = band_regions(written, reader.height)
-                areas: list[tuple[float, float]] = []
-                for chunk in iter_landslides(
-                    regions, reader.transform, reader.crs, min_area_m2, pixel_size
-                ):
-                    with raster_io:  # GDAL again (OGR): one thread at a time
-                        polygons.write(chunk)
-                    outlines.add(chunk)
-                    areas += [(ls.area_px, ls.area_m2) for ls in chunk]
-                area_px, area_m2 = np.array(areas, dtype=np.float64).reshape(-1, 2).T
-                return area_px, area_m2
-
-            area_px, area_m2 = run_behind(bands_out, write_and_polygonise, depth=1)
+            sink = BandSink(
+                reader, prob_dst, mask_dst, threshold, thumbnail, raster_io, outlines, polygons,
+                min_area_m2, pixel_size,
+            )  # fmt: skip
+            area_px, area_m2 = run_behind(bands_out, sink.consume, depth=1)
             polygons.finish()
             summary = inventory_summary(
                 reader.path, area_px, area_m2, threshold, engine.description
@@ -158,6 +146,40 @@ def predict_scene(
                     mask_dst.build_overviews([2, 4, 8, 16], Resampling.nearest)
                 png.result()
     return outputs
+
+
+@dataclass
+class BandSink:
+    """The worker thread's side of predict: write each band of rows, polygonise it, and
+    stream each chunk of landslides to the GeoPackage and the quicklook as soon as it is
+    built; only their areas stay (memory independent of the count)."""
+
+    grid: SceneReader  # height, transform and CRS only: the main thread reads the scene
+    prob_dst: DatasetWriter
+    mask_dst: DatasetWriter
+    threshold: float
+    thumbnail: Thumbnail
+    raster_io: threading.Lock
+    outlines: Outlines
+    polygons: LandslideWriter
+    min_area_m2: float
+    pixel_size: float | None
+
+    def consume(self, bands: Iterator[RowBand]) -> tuple[np.ndarray, np.ndarray]:
+        """All bands, top to bottom -> the landslides' areas in pixels and in m2."""
+        prob, mask = self.prob_dst, self.mask_dst
+        written = write_bands(bands, prob, mask, self.threshold, self.thumbnail, self.raster_io)
+        regions = band_regions(written, self.grid.height)
+        areas: list[tuple[float, float]] = []
+        for chunk in iter_landslides(
+            regions, self.grid.transform, self.grid.crs, self.min_area_m2, self.pixel_size
+        ):
+            with self.raster_io:  # GDAL again (OGR): one thread at a time
+                self.polygons.write(chunk)
+            self.outlines.add(chunk)
+            areas += [(ls.area_px, ls.area_m2) for ls in chunk]
+        area_px, area_m2 = np.array(areas, dtype=np.float64).reshape(-1, 2).T
+        return area_px, area_m2
 
 
 def write_bands(
