@@ -31,7 +31,7 @@ from quakeslide.device import configure_cpu_threads, plan_compute
 from quakeslide.inference.engines import torch_engine
 from quakeslide.inference.predict import predict_scene
 from quakeslide.inference.sliding import window_starts
-from quakeslide.training.module import load_net
+from quakeslide.models.checkpoint import load_net
 
 job, checkpoint, scene, out, tile, batch, precision, side = sys.argv[1:9]
 tile, batch, side = int(tile), int(batch), int(side)

@@ -42,6 +42,7 @@ def _faults_per_step(mode: str) -> float:
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+@pytest.mark.slow
 def test_training_steps_reuse_their_memory_instead_of_faulting_it_in() -> None:
     plain, tuned = _faults_per_step("plain"), _faults_per_step("tuned")
     # measured: 11 400 page faults per step plain, 740 tuned

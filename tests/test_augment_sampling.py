@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from quakeslide.classes import IGNORE
 from quakeslide.data.augment import augment, random_crop
 from quakeslide.data.sampling import EpochSampler, TileDraw
-from quakeslide.io.mask_labels import IGNORE
 
 
 def square_tile(size: int = 64) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,7 @@ from quakeslide.bench.run import avx2_flags
 from quakeslide.cli import app
 from quakeslide.device import ComputePlan
 from quakeslide.inference.engines import torch_engine
-from quakeslide.training.module import NormalizedNet
+from quakeslide.models.checkpoint import NormalizedNet
 
 AVX2_ONLY = frozenset({"avx", "avx2", "fma"})
 ZEN5 = AVX2_ONLY | {"avx512f", "avx512_bf16"}
@@ -65,6 +65,7 @@ def test_engine_on_the_fast_path_agrees_with_fp32():
     assert np.abs(result - reference).max() < 0.05  # bf16 keeps 8 bits of mantissa
 
 
+@pytest.mark.slow
 def test_bench_command_writes_json_and_table(tmp_path):
     out = tmp_path / "bench"
     command = ["bench", "--out", str(out), "--size", "64", "--seconds", "0.02"]
@@ -88,6 +89,7 @@ def test_bench_command_writes_json_and_table(tmp_path):
     assert "| linknet | fast |" in (out / "bench.md").read_text()
 
 
+@pytest.mark.slow
 def test_bench_emulating_an_avx2_cpu(tmp_path):
     """Kernels limited to AVX2 in every job, and the fast path chosen from AVX2 flags."""
     assert avx2_flags(ZEN5 | {"amx_bf16"}) == AVX2_ONLY

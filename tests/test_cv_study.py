@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import write_tile_dataset
 from reports import check_report
-from tiles import write_tile_dataset
 from typer.testing import CliRunner
 
 from quakeslide.cli import app
@@ -24,6 +24,7 @@ def dataset(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_cv_writes_one_run_per_fold_and_mean_std(dataset, tmp_path):
     out = tmp_path / "cv"
     result = CliRunner().invoke(app, ["cv", str(dataset), "--out", str(out), "--folds", "3", *FAST])
@@ -45,6 +46,7 @@ def test_cv_writes_one_run_per_fold_and_mean_std(dataset, tmp_path):
     assert "cv.csv" in page and "metrics.f1.mean" in page
 
 
+@pytest.mark.slow
 def test_study_table_figures_and_skipping_finished_runs(dataset, tmp_path):
     out = tmp_path / "study"
     command = ["study", str(dataset), "--out", str(out), "--sizes", "4,8", "--val-split", "val"]

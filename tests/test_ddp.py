@@ -5,12 +5,14 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
-from tiles import write_tile_dataset
+from conftest import write_tile_dataset
 
-from quakeslide.training.module import load_net
+from quakeslide.models.checkpoint import load_net
 
 
+@pytest.mark.slow
 def test_two_process_ddp_on_cpu_writes_a_loadable_checkpoint(tmp_path):
     dataset = tmp_path / "tiles"
     write_tile_dataset(dataset, rows=3, cols=3, size=32)

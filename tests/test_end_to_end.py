@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from quakeslide.cli import app
 from quakeslide.demo import DemoSettings, run_demo
-from quakeslide.training.module import CHECKPOINT_KEY, load_net
+from quakeslide.models.checkpoint import CHECKPOINT_KEY, load_net
 
 TINY = DemoSettings(train_size=384, test_size=320, tile=64, epochs=2, batch_size=8, step_size=1)
 
@@ -26,6 +26,7 @@ def demo_run(tmp_path_factory):
     return out, run_demo(out, TINY, echo=lambda *_: None)
 
 
+@pytest.mark.slow
 def test_prediction_rasters_share_the_scene_grid(demo_run):
     out, result = demo_run
     outputs = result["outputs"]
@@ -40,6 +41,7 @@ def test_prediction_rasters_share_the_scene_grid(demo_run):
     assert set(np.unique(values)) <= {0, 1}
 
 
+@pytest.mark.slow
 def test_polygons_summary_quicklook_report(demo_run):
     out, result = demo_run
     outputs = result["outputs"]
@@ -64,6 +66,7 @@ def test_polygons_summary_quicklook_report(demo_run):
     assert metrics["tp"] + metrics["fp"] + metrics["fn"] + metrics["tn"] == 320 * 320
 
 
+@pytest.mark.slow
 def test_run_folder_and_checkpoint(demo_run):
     out, result = demo_run
     run = out / "run"
@@ -79,6 +82,7 @@ def test_run_folder_and_checkpoint(demo_run):
         assert net(torch.rand(1, 3, 50, 70)).shape == (1, 2, 50, 70)
 
 
+@pytest.mark.slow
 def test_reports_of_the_run_and_the_prediction_folders(demo_run, tmp_path):
     out, _ = demo_run
     page = check_report(out / "run", tmp_path / "run.html", "Training run", figures=1)

@@ -3,20 +3,21 @@ import json
 
 import numpy as np
 import pytest
-import torch
+from conftest import write_tile_dataset
 from PIL import Image
 from reports import check_report
-from tiles import write_tile_dataset
 from typer.testing import CliRunner
 
+from quakeslide.classes import CLASS_NAMES
 from quakeslide.cli import app
 from quakeslide.data.dataset import TileDataset
 from quakeslide.evaluation.evaluate import evaluate_model, write_evaluation
 from quakeslide.evaluation.objects import match_objects
 from quakeslide.evaluation.pixel import Confusion
 from quakeslide.evaluation.thresholds import ThresholdSweep
+from quakeslide.folders import EvaluationFolder
 from quakeslide.inference.engines import Engine
-from quakeslide.training.module import CHECKPOINT_KEY, NormalizedNet
+from quakeslide.models.checkpoint import NormalizedNet, checkpoint_metadata, save_net
 
 runner = CliRunner()
 # the "model" predicts band 0 / 255: each test writes the prediction it wants into band 0
@@ -48,7 +49,7 @@ def test_metrics_equal_counts_worked_out_by_hand(tmp_path):
     empty = np.zeros((4, 4), np.uint8)
     root = write_tiles(tmp_path / "ds", {"a": (PRED_A, TRUTH_A), "b": (empty > 0, empty)})
     result, _ = evaluate_model(BAND_ZERO, TileDataset(root, ["a", "b"]), progress=False)
-    metrics = write_evaluation(result, tmp_path / "eval", {})
+    metrics = write_evaluation(result, EvaluationFolder(tmp_path / "eval"), {})
     assert (metrics["tp"], metrics["fp"], metrics["fn"], metrics["tn"]) == (3, 1, 1, 25)
     assert metrics["precision"] == pytest.approx(3 / 4)
     assert metrics["recall"] == pytest.approx(3 / 4)
@@ -111,13 +112,10 @@ def test_threshold_sweep_matches_direct_counts():
     assert best["f1"] == pytest.approx(brute)
 
 
-def save_checkpoint(path, bands=3, classes=("background", "landslide")):
+def save_checkpoint(path, bands=3, classes=CLASS_NAMES):
     net = NormalizedNet("linknet", [0.5] * bands, [0.25] * bands)
-    meta = {"format": 1, "model": "linknet", "mean": [0.5] * bands, "std": [0.25] * bands,
-            "tile_size": 32, "classes": list(classes)}  # fmt: skip
-    state = {f"net.{k}": v for k, v in net.state_dict().items()}
-    torch.save({"state_dict": state, CHECKPOINT_KEY: meta}, path)
-    return path
+    meta = checkpoint_metadata("linknet", [0.5] * bands, [0.25] * bands, 32, classes)
+    return save_net(net, meta, path)
 
 
 def test_evaluate_command_with_compare_writes_the_folder(tmp_path):

@@ -10,7 +10,7 @@ from rasters import random_rgb, write_geotiff
 from typer.testing import CliRunner
 
 from quakeslide.cli import app
-from quakeslide.training.module import CHECKPOINT_KEY, NormalizedNet
+from quakeslide.models.checkpoint import NormalizedNet, checkpoint_metadata, save_net
 
 runner = CliRunner()
 
@@ -18,11 +18,7 @@ runner = CliRunner()
 def save_checkpoint(path):
     torch.manual_seed(0)
     net = NormalizedNet("linknet", [0.5] * 3, [0.25] * 3)
-    meta = {"format": 1, "model": "linknet", "mean": [0.5] * 3, "std": [0.25] * 3,
-            "tile_size": 64, "classes": ["background", "landslide"]}  # fmt: skip
-    state = {f"net.{k}": v for k, v in net.state_dict().items()}
-    torch.save({"state_dict": state, CHECKPOINT_KEY: meta}, path)
-    return path
+    return save_net(net, checkpoint_metadata("linknet", [0.5] * 3, [0.25] * 3, 64), path)
 
 
 def one_error_line(result) -> str:

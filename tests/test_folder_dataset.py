@@ -1,15 +1,12 @@
 """Folders of images/ + masks/ with matching stems are read directly (e.g. Jiuzhaigou)."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import JIUZHAIGOU, requires_jiuzhaigou
 from PIL import Image
 
 from quakeslide.data.dataset import TileDataset, list_stems
 from quakeslide.errors import InputError
-
-JIUZHAIGOU = Path(__file__).resolve().parents[2] / "shared" / "data" / "jiuzhaigou"
 
 
 def make_folder(root, values):
@@ -43,7 +40,7 @@ def test_ambiguous_masks_are_an_error_listing_values(tmp_path):
         TileDataset(root, list_stems(root))
 
 
-@pytest.mark.skipif(not JIUZHAIGOU.exists(), reason="../shared/data/jiuzhaigou not present")
+@requires_jiuzhaigou
 def test_jiuzhaigou_folder_reads_with_0_255_masks():
     stems = list_stems(JIUZHAIGOU, "val")[:20]
     data = TileDataset(JIUZHAIGOU, stems)
@@ -56,7 +53,7 @@ def test_jiuzhaigou_folder_reads_with_0_255_masks():
     assert 0.05 < np.mean(fractions) < 0.8  # README: about 32 % landslide pixels
 
 
-@pytest.mark.skipif(not JIUZHAIGOU.exists(), reason="../shared/data/jiuzhaigou not present")
+@requires_jiuzhaigou
 def test_tile_a_jiuzhaigou_jpeg_with_its_0_255_mask(tmp_path):
     from quakeslide.data.tiling import TilingOptions, tile_scenes
 

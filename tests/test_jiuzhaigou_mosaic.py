@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from conftest import JIUZHAIGOU, requires_jiuzhaigou
 from PIL import Image
 from rasterio.transform import from_origin
 from rasterio.windows import Window
@@ -22,11 +23,10 @@ from quakeslide.device import plan_compute
 from quakeslide.evaluation.pixel import Confusion
 from quakeslide.inference.engines import torch_engine
 from quakeslide.inference.predict import predict_scene
+from quakeslide.models.checkpoint import load_net
 from quakeslide.training.fit import train
-from quakeslide.training.module import load_net
 
-JIUZHAIGOU = Path(__file__).resolve().parents[2] / "shared" / "data" / "jiuzhaigou"
-pytestmark = pytest.mark.skipif(not JIUZHAIGOU.exists(), reason="../shared/data absent")
+pytestmark = [requires_jiuzhaigou, pytest.mark.slow]
 
 
 def write_mosaic(path: Path, stems: list[str]) -> dict[str, tuple[int, int]]:

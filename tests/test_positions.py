@@ -1,11 +1,7 @@
-from pathlib import Path
-
-import pytest
+from conftest import JIUZHAIGOU, requires_jiuzhaigou
 
 from quakeslide.data.dataset import list_stems
 from quakeslide.data.positions import TilePosition, position_from_name, tile_positions
-
-JIUZHAIGOU = Path(__file__).resolve().parents[2] / "shared" / "data" / "jiuzhaigou"
 
 
 def test_offsets_from_names():
@@ -23,7 +19,7 @@ def test_blocks_group_neighbours():
     assert a.block(1024) == b.block(1024) != c.block(1024)
 
 
-@pytest.mark.skipif(not JIUZHAIGOU.exists(), reason="../shared/data/jiuzhaigou not present")
+@requires_jiuzhaigou
 def test_jiuzhaigou_positions_from_names():
     stems = list_stems(JIUZHAIGOU)
     positions = tile_positions(JIUZHAIGOU, stems)

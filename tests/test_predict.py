@@ -7,7 +7,6 @@ import pyogrio.raw
 import pytest
 import rasterio
 import rasterio.io
-import torch
 from PIL import Image
 from rasterio.transform import from_origin
 from rasters import random_rgb, write_geotiff
@@ -20,7 +19,7 @@ from quakeslide.inference import predict as predict_module
 from quakeslide.inference.engines import Engine, torch_engine
 from quakeslide.inference.predict import predict_scene
 from quakeslide.io.vectors import polygonize
-from quakeslide.training.module import CHECKPOINT_KEY, NormalizedNet
+from quakeslide.models.checkpoint import NormalizedNet, checkpoint_metadata, save_net
 
 PLAN = plan_compute("cpu", "32-true")
 runner = CliRunner()
@@ -149,17 +148,7 @@ def test_a_failure_at_the_end_leaves_no_output_either(tmp_path, net, monkeypatch
 
 
 def save_checkpoint(net, path):
-    meta = {
-        "format": 1,
-        "model": "linknet",
-        "mean": [0.5] * 3,
-        "std": [0.25] * 3,
-        "tile_size": 64,
-        "classes": ["background", "landslide"],
-    }
-    state = {f"net.{k}": v for k, v in net.state_dict().items()}
-    torch.save({"state_dict": state, CHECKPOINT_KEY: meta}, path)
-    return path
+    return save_net(net, checkpoint_metadata("linknet", [0.5] * 3, [0.25] * 3, 64), path)
 
 
 def test_folder_of_scenes_and_finished_outputs_skipped(tmp_path, model):

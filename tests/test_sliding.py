@@ -85,7 +85,7 @@ def seam_errors(overlap: int) -> tuple[float, float, float]:
 
     from quakeslide.device import plan_compute
     from quakeslide.inference.engines import torch_engine
-    from quakeslide.training.module import NormalizedNet
+    from quakeslide.models.checkpoint import NormalizedNet
 
     torch.manual_seed(0)
     net = NormalizedNet("linknet", [0.5] * 3, [0.25] * 3).eval()

@@ -4,7 +4,7 @@ import collections
 from pathlib import Path
 
 import pytest
-from tiles import write_tile_dataset
+from conftest import JIUZHAIGOU, requires_jiuzhaigou, write_tile_dataset
 
 from quakeslide.data.dataset import list_stems
 from quakeslide.data.splits import (
@@ -15,8 +15,6 @@ from quakeslide.data.splits import (
     nested_subset,
 )
 from quakeslide.errors import InputError
-
-JIUZHAIGOU = Path(__file__).resolve().parents[2] / "shared" / "data" / "jiuzhaigou"
 
 
 def islands(root: Path) -> list[str]:
@@ -84,7 +82,7 @@ def test_holdout_is_seeded_and_disjoint(tmp_path):
     assert not set(first.train) & set(first.val) and len(first.val) == 3
 
 
-@pytest.mark.skipif(not JIUZHAIGOU.exists(), reason="../shared/data/jiuzhaigou absent")
+@requires_jiuzhaigou
 def test_jiuzhaigou_folds_are_balanced_and_keep_neighbours_together():
     stems = list_stems(JIUZHAIGOU)
     groups, used = fold_groups(JIUZHAIGOU, stems, 5)

@@ -8,14 +8,14 @@ import lightning as L
 import pytest
 import torch
 import yaml
-from tiles import write_tile_dataset
+from conftest import write_tile_dataset
 from typer.testing import CliRunner
 
 from quakeslide.cli import app
 from quakeslide.config import TrainConfig
 from quakeslide.errors import InputError
+from quakeslide.models.checkpoint import load_net
 from quakeslide.training.fit import train
-from quakeslide.training.module import load_net
 
 TINY = {
     "epochs": 3,

@@ -19,8 +19,8 @@ from quakeslide.evaluation.pixel import Confusion
 from quakeslide.inference.engines import torch_engine
 from quakeslide.inference.predict import predict_scene
 from quakeslide.io.raster import atomic_path
+from quakeslide.models.checkpoint import load_net
 from quakeslide.training.fit import train
-from quakeslide.training.module import load_net
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from quakeslide.errors import InputError
+
 NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "amx_tile"})
 PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed")
 
@@ -64,20 +66,20 @@ def choose_device(requested: str = "auto") -> str:
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if requested == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but torch sees no CUDA GPU")
+        raise InputError("device 'cuda' requested but torch sees no CUDA GPU")
     if requested not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {requested!r}: use auto, cpu or cuda")
+        raise InputError(f"unknown device {requested!r}: use auto, cpu or cuda")
     return requested
 
 
 def plan_compute(device: str = "auto", precision: str = "auto") -> ComputePlan:
     """Resolve 'auto' device and precision into a concrete plan with the reason for it."""
     if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+        raise InputError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
     resolved = choose_device(device)
     if precision != "auto":
         if resolved == "cpu" and precision == "16-mixed":
-            raise ValueError("fp16 autocast is for GPUs; on CPU use 32-true or bf16-mixed")
+            raise InputError("fp16 autocast is for GPUs; on CPU use 32-true or bf16-mixed")
         return ComputePlan(resolved, precision, "chosen by the user")
     return fastest_plan(resolved)
 

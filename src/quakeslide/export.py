@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from quakeslide.io.raster import atomic_path
-from quakeslide.training.module import load_net
+from quakeslide.models.checkpoint import load_net
 
 CHECK_SHAPES = ((1, 256, 256), (3, 100, 130))
 

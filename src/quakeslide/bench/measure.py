@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from quakeslide.bench.paths import SpeedPath
+from quakeslide.classes import IGNORE
 from quakeslide.data.dataset import TileDataset, list_stems
 from quakeslide.data.sampling import EpochSampler
 from quakeslide.models import build_model
@@ -95,7 +96,7 @@ def training_rate(
     net = path.prepare(build_model(model).to(device).train())
     run = torch.compile(net) if path.compile else net
     optimizer = make_adam(net.parameters(), 1e-3, (0.9, 0.999))  # as training
-    loss_fn = nn.CrossEntropyLoss(ignore_index=255)
+    loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE)
     x = path.layout(torch.rand(batch, 3, size, size, device=device))
     y = torch.randint(0, 2, (batch, size, size), device=device)
 
@@ -122,7 +123,7 @@ def data_wait_fraction(
     loader = DataLoader(dataset, batch_size=batch, sampler=EpochSampler(len(dataset), copies=5))
     net = path.prepare(build_model(model).to(device).train())
     optimizer = make_adam(net.parameters(), 1e-3, (0.9, 0.999))  # as training
-    loss_fn = nn.CrossEntropyLoss(ignore_index=255)
+    loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE)
     waiting = computing = 0.0
     batches = iter(loader)
     for step in range(steps + 1):

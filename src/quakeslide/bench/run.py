@@ -27,6 +27,7 @@ from quakeslide.bench.paths import FP32, SpeedPath, fast_path
 from quakeslide.device import choose_device, configure_cpu_threads, cpu_flags
 from quakeslide.errors import InputError
 from quakeslide.io.raster import atomic_path, writable_folder
+from quakeslide.models import model_names
 
 MODELS = ("unet", "linknet")
 TRAIN_FLOPS_FACTOR = 3  # forward + backward (two products per weight gradient and input)
@@ -37,6 +38,14 @@ AVX2_ENVIRONMENT = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
 def avx2_flags(flags: frozenset[str]) -> frozenset[str]:
     """The CPU flags an AVX2-only machine of this kind would show: no AVX-512, no AMX."""
     return frozenset(f for f in flags if not f.startswith(("avx512", "amx")))
+
+
+def bench_models(text: str) -> tuple[str, ...]:
+    """The comma-separated `--models` value, checked against the registry."""
+    names = tuple(m.strip() for m in text.split(",") if m.strip())
+    if not names or set(names) - set(model_names()):
+        raise InputError(f"models {text!r}: choose from {', '.join(model_names())}")
+    return names
 
 
 def run_bench(
@@ -54,6 +63,8 @@ def run_bench(
     """`emulate_avx2` runs every job with the kernels limited to AVX2 and chooses the fast
     path from AVX2 flags: what an AVX2-only CPU would get, measured on a newer one (the
     ratios carry over; absolute speeds and the core itself stay this machine's)."""
+    if size < 32 or seconds <= 0 or infer_batch < 1 or train_batch < 1:
+        raise InputError("size >= 32, seconds > 0 and batch sizes >= 1 are needed")
     device = choose_device(device)
     if emulate_avx2 and device != "cpu":
         raise InputError("--emulate-avx2 applies to the CPU only (use --device cpu)")

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from quakeslide.io.mask_labels import IGNORE
+from quakeslide.classes import IGNORE
 
 
 def augment(

@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 from quakeslide.data.augment import augment, random_crop
 from quakeslide.data.sampling import TileDraw
 from quakeslide.errors import InputError
+from quakeslide.folders import DatasetFolder
 from quakeslide.io.mask_labels import detect_encoding
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
@@ -21,18 +22,21 @@ IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 def list_stems(dataset: Path, split: str | None = None) -> list[str]:
     """Stems of a dataset: from `<split>.txt` when given, else every image with a mask."""
     dataset = Path(dataset)
+    folder = DatasetFolder(dataset)
     if split is not None:
-        split_file = dataset / f"{split}.txt"
+        split_file = folder.split_list(split)
         if not split_file.exists():
             raise InputError(f"{split_file}: split list not found")
         return [s.strip() for s in split_file.read_text().splitlines() if s.strip()]
-    for folder in ("images", "masks"):
-        if not (dataset / folder).is_dir():
-            raise InputError(f"{dataset}: no {folder}/ folder (a dataset holds images/ and masks/)")
-    masks = {p.stem for p in (dataset / "masks").glob("*.png")}
+    for sub in (folder.images, folder.masks):
+        if not sub.is_dir():
+            raise InputError(
+                f"{dataset}: no {sub.name}/ folder (a dataset holds images/ and masks/)"
+            )
+    masks = {p.stem for p in folder.masks.glob("*.png")}
     stems = sorted(
         p.stem
-        for p in (dataset / "images").iterdir()
+        for p in folder.images.iterdir()
         if p.suffix.lower() in IMAGE_SUFFIXES and p.stem in masks
     )
     if not stems:
@@ -54,7 +58,7 @@ def read_image(path: Path) -> np.ndarray:
 
 def find_image(dataset: Path, stem: str) -> Path:
     for suffix in IMAGE_SUFFIXES:
-        path = dataset / "images" / f"{stem}{suffix}"
+        path = DatasetFolder(dataset).image(stem, suffix)
         if path.exists():
             return path
     raise InputError(f"{dataset}/images: no image for tile {stem!r}")
@@ -66,7 +70,7 @@ def mask_lut(dataset: Path, masks: list[np.ndarray]) -> np.ndarray:
     Datasets written by `quakeslide tile` (with dataset.json) already use that contract;
     other image/mask folders are detected from their values, e.g. {0, 255} = landslide 255.
     """
-    if (dataset / "dataset.json").exists():
+    if DatasetFolder(dataset).info.exists():
         return np.arange(256, dtype=np.uint8)
     if any(m.ndim != 2 for m in masks):
         raise InputError(f"{dataset}/masks: colour masks; convert them with `quakeslide tile`")
@@ -94,7 +98,7 @@ class TileDataset(Dataset):
         dataset = Path(dataset)
         self.stems = list(stems)
         self.images = [read_image(find_image(dataset, s)) for s in self.stems]
-        masks = [np.array(Image.open(dataset / "masks" / f"{s}.png")) for s in self.stems]
+        masks = [np.array(Image.open(DatasetFolder(dataset).mask(s))) for s in self.stems]
         lut = mask_lut(dataset, masks)
         self.masks = [lut[m] for m in masks]
         self.augment, self.seed, self.crop = augment, seed, crop

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from quakeslide.folders import DatasetFolder
+
 OFFSET_NAME = re.compile(r"^(?P<scene>.+?)_(?P<r0>\d+)_(?P<r1>\d+)_(?P<c0>\d+)_(?P<c1>\d+)$")
 
 
@@ -39,7 +41,7 @@ def position_from_name(stem: str) -> TilePosition | None:
 
 def tile_positions(dataset: Path, stems: list[str]) -> dict[str, TilePosition]:
     """Positions of the stems that have one (tiles.csv first, then offsets in names)."""
-    index = Path(dataset) / "tiles.csv"
+    index = DatasetFolder(Path(dataset)).tiles_csv
     positions: dict[str, TilePosition] = {}
     if index.exists():
         with open(index, newline="") as f:

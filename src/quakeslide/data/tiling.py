@@ -22,11 +22,12 @@ from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 from tqdm import tqdm
 
+from quakeslide.classes import CLASS_NAMES, IGNORE
 from quakeslide.data.positions import TilePosition
 from quakeslide.errors import InputError
+from quakeslide.folders import DatasetFolder
 from quakeslide.io.label_sources import detect_label_format, open_labels
 from quakeslide.io.labelme import check_labelme_image, labelme_image_data
-from quakeslide.io.mask_labels import IGNORE
 from quakeslide.io.raster import bounded_gdal_cache, geotiff_profile, refuse_duplicate_stems
 from quakeslide.io.scene import SceneReader, open_scene_reader
 
@@ -95,8 +96,8 @@ def tile_scenes(
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        (work / "images").mkdir()
-        (work / "masks").mkdir()
+        DatasetFolder(work).images.mkdir()
+        DatasetFolder(work).masks.mkdir()
         if not scenes:
             scenes = scenes_from_labelme(Path(labels), work / ".embedded")
         refuse_duplicate_stems([Path(s) for s in scenes])
@@ -198,14 +199,14 @@ def _write_tile(
     if reader.georeferenced:
         reference = {"height": size, "width": size, "crs": reader.crs, "transform": transform}
         profile = geotiff_profile(reference, image.shape[0], "uint8", None)
-        with rasterio.open(work / "images" / f"{stem}.tif", "w", **profile) as dst:
+        with rasterio.open(DatasetFolder(work).image(stem, ".tif"), "w", **profile) as dst:
             dst.write(image)
     else:
         pixels = np.moveaxis(image, 0, -1)
         Image.fromarray(pixels[..., 0] if image.shape[0] == 1 else pixels).save(
-            work / "images" / f"{stem}.png"
+            DatasetFolder(work).image(stem, ".png")
         )
-    Image.fromarray(mask).save(work / "masks" / f"{stem}.png")
+    Image.fromarray(mask).save(DatasetFolder(work).mask(stem))
     labelled = mask != IGNORE
     position = TilePosition(scene.stem, row, col, size, size)
     return {
@@ -236,7 +237,8 @@ def _drop_empty(work: Path, rows: list[dict], options: TilingOptions) -> int:
     dropped = [i for i in empty if i not in kept]
     for i in dropped:
         stem = rows[i]["stem"]
-        for path in (*(work / "images").glob(f"{stem}.*"), work / "masks" / f"{stem}.png"):
+        folder = DatasetFolder(work)
+        for path in (*folder.images.glob(f"{stem}.*"), folder.mask(stem)):
             path.unlink()
     for i in reversed(dropped):
         del rows[i]
@@ -252,7 +254,7 @@ def _write_index(
     dropped: int,
 ) -> dict[str, int]:
     """Write tiles.csv and dataset.json; return the tile counts."""
-    with open(work / "tiles.csv", "w", newline="") as f:
+    with open(DatasetFolder(work).tiles_csv, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=TILE_FIELDS)
         writer.writeheader()
         writer.writerows(rows)
@@ -260,7 +262,7 @@ def _write_index(
     settings["label_names"] = sorted(options.label_names) if options.label_names else None
     summary = {
         "source": {"scenes": sources, "labels": str(labels)},
-        "label_encoding": {"background": 0, "landslide": 1, "ignore": IGNORE},
+        "label_encoding": {**{name: i for i, name in enumerate(CLASS_NAMES)}, "ignore": IGNORE},
         "tile_size": options.size,
         "stride": options.stride or options.size,
         "stretch_rule": "8-bit scenes as they are; others: linear per-band percentile stretch "
@@ -274,5 +276,5 @@ def _write_index(
             "nodata_tiles_skipped": sum(s["nodata_tiles_skipped"] for s in sources),
         },
     }
-    (work / "dataset.json").write_text(json.dumps(summary, indent=2))
+    DatasetFolder(work).info.write_text(json.dumps(summary, indent=2))
     return summary["counts"]

@@ -11,11 +11,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from quakeslide.classes import BACKGROUND, IGNORE, LANDSLIDE
 from quakeslide.data.dataset import TileDataset, list_stems
 from quakeslide.errors import InputError
 from quakeslide.evaluation.objects import ObjectCounts, match_objects
 from quakeslide.evaluation.pixel import Confusion
 from quakeslide.evaluation.thresholds import ThresholdSweep
+from quakeslide.folders import EvaluationFolder
 from quakeslide.inference.engines import Engine
 from quakeslide.io.raster import atomic_path
 from quakeslide.io.tables import write_csv
@@ -62,10 +64,11 @@ def load_tiles(dataset: Path, split: str | None, max_tiles: int | None) -> TileD
         raise InputError(f"{dataset}: no tile to evaluate (split {split or 'all'})")
     tiles = TileDataset(dataset, stems)
     values = set(np.unique(np.concatenate([np.unique(m) for m in tiles.masks])).tolist())
-    if not values <= {0, 1, 255}:
+    known = {BACKGROUND, LANDSLIDE, IGNORE}
+    if not values <= known:
         raise InputError(
-            f"{dataset}/masks: values {sorted(values - {0, 1, 255})} are not background (0),"
-            " landslide (1) or ignore (255): the model has two classes"
+            f"{dataset}/masks: values {sorted(values - known)} are not background ({BACKGROUND}),"
+            f" landslide ({LANDSLIDE}) or ignore ({IGNORE}): the model has two classes"
         )
     return tiles
 
@@ -119,20 +122,20 @@ def evaluate_model(
     return result, predictions
 
 
-def write_evaluation(result: Evaluation, out: Path, extra: dict) -> dict:
-    """metrics.json, per_tile.csv and pr_curve.csv in `out`; returns the metrics."""
-    out.mkdir(parents=True, exist_ok=True)
+def write_evaluation(result: Evaluation, folder: EvaluationFolder, extra: dict) -> dict:
+    """metrics.json, per_tile.csv and pr_curve.csv in `folder`; returns the metrics."""
+    folder.root.mkdir(parents=True, exist_ok=True)
     metrics = {**extra, **result.metrics()}
-    with atomic_path(out / "metrics.json") as tmp:
+    with atomic_path(folder.metrics) as tmp:
         tmp.write_text(json.dumps(metrics, indent=2))
     rows = [
         {"stem": stem, **{k: _csv(c.defined(k)) for k in PIXEL_METRICS}, **c.__dict__}
         for stem, c in zip(result.stems, result.per_tile, strict=True)
     ]
-    write_csv(out / "per_tile.csv", rows)
+    write_csv(folder.per_tile, rows)
     curve = result.sweep.curve()
     write_csv(
-        out / "pr_curve.csv",
+        folder.pr_curve_csv,
         [{k: round(float(v[i]), 6) for k, v in curve.items()} for i in range(len(curve["f1"]))],
     )
     return metrics

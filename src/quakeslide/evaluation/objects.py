@@ -16,6 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from quakeslide.area_classes import AREA_CLASSES, area_class, class_bounds
+from quakeslide.classes import IGNORE, LANDSLIDE
 
 MATCH_IOU = 0.5
 FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]])
@@ -63,8 +64,8 @@ def match_objects(
     predicted: np.ndarray, truth: np.ndarray, pixel_area_m2: float | None = None
 ) -> ObjectCounts:
     """Match the regions of a predicted bool mask and a 0/1/255 truth mask of one tile."""
-    valid = truth != 255
-    truth_labels, n_truth = ndimage.label((truth == 1) & valid, structure=FOUR_CONNECTED)
+    valid = truth != IGNORE
+    truth_labels, n_truth = ndimage.label((truth == LANDSLIDE) & valid, structure=FOUR_CONNECTED)
     pred_labels, n_pred = ndimage.label(predicted.astype(bool) & valid, structure=FOUR_CONNECTED)
     truth_area = np.bincount(truth_labels.ravel(), minlength=n_truth + 1)
     pred_area = np.bincount(pred_labels.ravel(), minlength=n_pred + 1)

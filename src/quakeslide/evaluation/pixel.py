@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from quakeslide.io.mask_labels import IGNORE as IGNORE_INDEX
+from quakeslide.classes import IGNORE, LANDSLIDE
 
 
 @dataclass(frozen=True)
@@ -20,9 +20,9 @@ class Confusion:
     @classmethod
     def from_arrays(cls, predicted: np.ndarray, truth: np.ndarray) -> Confusion:
         """Counts over pixels where truth is not ignore (255); landslide = 1."""
-        valid = truth != IGNORE_INDEX
+        valid = truth != IGNORE
         pred = predicted[valid].astype(bool)
-        true = truth[valid] == 1
+        true = truth[valid] == LANDSLIDE
         return cls(
             tp=int(np.count_nonzero(pred & true)),
             fp=int(np.count_nonzero(pred & ~true)),

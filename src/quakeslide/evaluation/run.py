@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
+from quakeslide.classes import CLASS_NAMES
 from quakeslide.data.dataset import TileDataset, find_image
 from quakeslide.device import ComputePlan
 from quakeslide.errors import InputError
@@ -21,11 +22,12 @@ from quakeslide.evaluation.evaluate import (
     load_tiles,
     write_evaluation,
 )
+from quakeslide.folders import EvaluationFolder
 from quakeslide.inference.engines import torch_engine
 from quakeslide.io.raster import writable_folder
+from quakeslide.models.checkpoint import load_net
 from quakeslide.reporting.panels import ModelView, PanelTile, plot_panels
 from quakeslide.reporting.pr_curve import plot_pr_curves
-from quakeslide.training.module import load_net
 
 
 def run_evaluation(
@@ -49,7 +51,7 @@ def run_evaluation(
     engines, names = [], []
     for path in checkpoints:  # every input is checked before anything is written
         net, meta = load_net(path)
-        if len(meta.get("classes", ["background", "landslide"])) != 2:
+        if len(meta.get("classes", CLASS_NAMES)) != len(CLASS_NAMES):
             raise InputError(f"{path}: a model of {meta['classes']}, not landslide / background")
         engines.append(torch_engine(net, plan))
         names.append(_model_name(path, meta, names))
@@ -57,16 +59,17 @@ def run_evaluation(
     writable_folder(out)
     results = [evaluate_model(engine, tiles, threshold, pixel_size) for engine in engines]
     context = {"dataset": str(dataset), "split": split, "pixel_size_m": pixel_size}
-    folders = [out] + ([out / "compare"] if compare else [])
+    folder = EvaluationFolder(out)
+    folders = [folder] + ([folder.compare] if compare else [])
     written = [
-        write_evaluation(result, folder, {"checkpoint": str(path), "model": name, **context})
-        for (result, _), folder, path, name in zip(
+        write_evaluation(result, target, {"checkpoint": str(path), "model": name, **context})
+        for (result, _), target, path, name in zip(
             results, folders, checkpoints, names, strict=True
         )
     ]
     curves = {name: result.sweep.curve() for (result, _), name in zip(results, names, strict=True)}
-    plot_pr_curves(curves, threshold, out / "pr_curve.png")
-    _write_panels(tiles, results, names, out / "panels", panels)
+    plot_pr_curves(curves, threshold, folder.pr_curve_png)
+    _write_panels(tiles, results, names, folder.panels, panels)
     return written[0]
 
 

@@ -7,7 +7,7 @@ import json
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ from rasterio.windows import Window
 
 from quakeslide.area_classes import AREA_CLASSES, area_class, class_bounds
 from quakeslide.errors import InputError
+from quakeslide.folders import PredictionOutputs
 from quakeslide.inference.engines import Engine
 from quakeslide.inference.pipeline import run_behind
 from quakeslide.inference.sliding import RowBand, predict_rows
@@ -34,24 +35,6 @@ from quakeslide.reporting.quicklook import MAX_SIDE, Outlines, save_quicklook
 from quakeslide.reporting.thumbnail import Thumbnail
 
 MASK_NODATA = 255
-
-
-@dataclass(frozen=True)
-class PredictionOutputs:
-    probability: Path
-    mask: Path
-    landslides: Path
-    summary: Path
-    quicklook: Path
-
-    @classmethod
-    def for_scene(cls, scene: Path, out_dir: Path) -> PredictionOutputs:
-        suffixes = ("prob.tif", "mask.tif", "landslides.gpkg", "summary.json", "quicklook.png")
-        return cls(*(Path(out_dir) / f"{Path(scene).stem}_{suffix}" for suffix in suffixes))
-
-    def finished(self) -> bool:
-        """Each output is renamed into place only when complete, so existing means done."""
-        return all(Path(p).exists() for p in asdict(self).values())
 
 
 @with_bounded_gdal_cache

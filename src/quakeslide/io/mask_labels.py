@@ -16,6 +16,7 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
+from quakeslide.classes import IGNORE
 from quakeslide.errors import InputError
 
 ENCODINGS = ("auto", "01", "0255", "palette", "rgb")
@@ -23,7 +24,7 @@ MASK_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
 DEFAULT_MASK_COLOR = (255, 0, 0)
 WHOLE_READ_PIXELS = 50_000_000  # below this the values are read at once, above in strips
 STRIP_PIXELS = 1 << 22
-IGNORE = 255
+
 
 Color = tuple[int, int, int]
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from quakeslide.errors import InputError
 from quakeslide.models.base import SegmentationNet
 from quakeslide.models.linknet import LinkNet
 from quakeslide.models.unet import UNet
@@ -46,7 +47,7 @@ def build_model(name: str, **kwargs: object) -> SegmentationNet:
     """Instantiate a registered model; ``kwargs`` go to its constructor."""
     key = name.lower()
     if key not in MODELS:
-        raise ValueError(f"unknown model {name!r}; known models: {', '.join(model_names())}")
+        raise InputError(f"unknown model {name!r}; known models: {', '.join(model_names())}")
     return MODELS[key].cls(**kwargs)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import torch
 from torch import nn
 
@@ -84,3 +86,14 @@ def models_table(size: int = 256) -> list[dict[str, object]]:
             }
         )
     return rows
+
+
+def models_table_text(size: int = 256) -> str:
+    """:func:`models_table` as aligned text, with the note on parameter counts."""
+    lines = [f"{'architecture':<12} {'params':>12} {'paper':>8} {f'GMACs@{size}':>12}"]
+    for row in models_table(size):
+        lines.append(
+            f"{row['architecture']:<12} {row['params_m']:>10.2f} M {row['paper_params_m']:>6.1f} M"
+            f" {row['gmacs']:>12.2f}"
+        )
+    return "\n".join(lines) + "\n\n" + textwrap.fill(PARAMETER_NOTE, width=100)

@@ -1,8 +1,7 @@
 """Which kind of result folder this is, and what its report shows.
 
-Kinds, recognised by their files: an evaluation (metrics.json + per_tile.csv), a study
-(table1.csv), a cross-validation (cv_summary.json), a training run (metrics.csv +
-config.yaml) and a prediction folder (<scene>_summary.json).
+Kinds, recognised by their files as `quakeslide.folders` names them: an evaluation, a
+study, a cross-validation, a training run and a prediction folder.
 """
 
 from __future__ import annotations
@@ -13,6 +12,15 @@ from pathlib import Path
 import yaml
 
 from quakeslide.errors import InputError
+from quakeslide.folders import (
+    CvFolder,
+    EvaluationFolder,
+    PredictionFolder,
+    ResultFolder,
+    RunFolder,
+    StudyFolder,
+    result_folder,
+)
 from quakeslide.reporting.report_model import (
     Figure,
     Report,
@@ -24,25 +32,17 @@ from quakeslide.reporting.report_model import (
     records_table,
 )
 from quakeslide.reporting.training_curves import plot_training_curves
-from quakeslide.training.epoch_log import read_rows
 
 PIXEL_KEYS = ("precision", "recall", "f1", "iou", "accuracy")
 
 
-def folder_kind(folder: Path) -> str:
-    if (folder / "metrics.json").exists() and (folder / "per_tile.csv").exists():
-        return "evaluation"
-    if (folder / "table1.csv").exists():
-        return "study"
-    if (folder / "cv_summary.json").exists():
-        return "cv"
-    if (folder / "metrics.csv").exists() and (folder / "config.yaml").exists():
-        return "run"
-    if list(folder.glob("*_summary.json")):
-        return "prediction"
-    raise InputError(
-        f"{folder}: not a result folder (no evaluation, study, cv, run or prediction files)"
-    )
+def folder_kind(folder: Path) -> tuple[str, ResultFolder]:
+    found = result_folder(folder)
+    if found is None:
+        raise InputError(
+            f"{folder}: not a result folder (no evaluation, study, cv, run or prediction files)"
+        )
+    return found
 
 
 def build_report(folder: Path, figures: Path) -> Report:
@@ -50,7 +50,7 @@ def build_report(folder: Path, figures: Path) -> Report:
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: no such folder")
-    kind = folder_kind(folder)
+    kind, contract = folder_kind(folder)
     builders = {
         "evaluation": _evaluation,
         "study": _study,
@@ -58,7 +58,7 @@ def build_report(folder: Path, figures: Path) -> Report:
         "run": _run,
         "prediction": _prediction,
     }
-    title, sections = builders[kind](folder, figures)
+    title, sections = builders[kind](contract, figures)
     return Report(title, folder.resolve(), sections)
 
 
@@ -66,11 +66,11 @@ def _json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def _evaluation(folder: Path, _: Path) -> tuple[str, list[Section]]:
-    metrics = _json(folder / "metrics.json")
+def _evaluation(folder: EvaluationFolder, _: Path) -> tuple[str, list[Section]]:
+    metrics = _json(folder.metrics)
     models = {metrics.get("model", "model"): metrics}
-    if (folder / "compare" / "metrics.json").exists():
-        second = _json(folder / "compare" / "metrics.json")
+    if folder.compare.metrics.exists():
+        second = _json(folder.compare.metrics)
         models[second.get("model", "compare")] = second
     header = ["model", "tiles", *PIXEL_KEYS, "tp", "fp", "fn", "tn"]
     pixel_rows = [
@@ -125,93 +125,91 @@ def _evaluation(folder: Path, _: Path) -> tuple[str, list[Section]]:
             f"{metrics['threshold']}."
         ],
         [Table("F1-best threshold", ["model", *sweep_keys], best_rows)],
-        _figures(folder, ["pr_curve.png"], "Pixel precision-recall curve"),
+        _figures([folder.pr_curve_png], "Pixel precision-recall curve"),
     )
     panels = Section(
         "Where the models err",
         ["Yellow: true positive, red: false positive, blue: false negative."],
         figures=[
             Figure(f"{path.stem.replace('_', ' ')} tiles", path)
-            for path in sorted((folder / "panels").glob("*.png"))
+            for path in sorted(folder.panels.glob("*.png"))
         ],
     )
-    records = read_records(folder / "per_tile.csv")
-    tiles = Section("Per tile", tables=[records_table("per_tile.csv", records, limit=30)])
+    records = read_records(folder.per_tile)
+    tiles = Section("Per tile", tables=[records_table(folder.per_tile.name, records, limit=30)])
     return "Evaluation: " + " vs ".join(models), [pixels, objects, sweep, panels, tiles]
 
 
-def _study(folder: Path, _: Path) -> tuple[str, list[Section]]:
-    summary = _json(folder / "summary.json") if (folder / "summary.json").exists() else {}
-    figures = [
-        Figure(p.stem.replace("_", " "), p) for p in sorted((folder / "figures").glob("*.png"))
-    ]
+def _study(folder: StudyFolder, _: Path) -> tuple[str, list[Section]]:
+    figures = [Figure(p.stem.replace("_", " "), p) for p in sorted(folder.figures.glob("*.png"))]
     sections = [
-        Section("Study", tables=[key_value_table("summary.json", summary)]),
-        Section(
-            "Table 1", tables=[records_table("table1.csv", read_records(folder / "table1.csv"))]
-        ),
+        Section("Study", tables=[_json_table(folder.summary)]),
+        Section("Table 1", tables=[_csv_table(folder.table_csv)]),
         Section("Figures", figures=figures),
     ]
-    if (folder / "runs.csv").exists():
-        sections.append(
-            Section("Runs", tables=[records_table("runs.csv", read_records(folder / "runs.csv"))])
-        )
-    return f"Sample-size study: {folder.name}", sections
+    if folder.runs_csv.exists():
+        sections.append(Section("Runs", tables=[_csv_table(folder.runs_csv)]))
+    return f"Sample-size study: {folder.root.name}", sections
 
 
-def _cv(folder: Path, figures: Path) -> tuple[str, list[Section]]:
-    summary = _json(folder / "cv_summary.json")
-    folds = {p.name: read_rows(p / "metrics.csv") for p in sorted(folder.glob("fold_*"))}
+def _cv(folder: CvFolder, figures: Path) -> tuple[str, list[Section]]:
+    folds = {run.root.name: run.epoch_rows() for run in folder.fold_runs()}
     folds = {name: rows for name, rows in folds.items() if rows}
     curves = (
         [Figure("training curves per fold", plot_training_curves(folds, figures / "cv_curves.png"))]
         if folds
         else []
     )
-    sections = [Section("Cross-validation", tables=[key_value_table("cv_summary.json", summary)])]
-    if (folder / "cv.csv").exists():
-        sections.append(
-            Section("Folds", tables=[records_table("cv.csv", read_records(folder / "cv.csv"))])
-        )
+    sections = [Section("Cross-validation", tables=[_json_table(folder.summary)])]
+    if folder.table.exists():
+        sections.append(Section("Folds", tables=[_csv_table(folder.table)]))
     sections.append(Section("Training curves", figures=curves))
-    return f"Cross-validation: {folder.name}", sections
+    return f"Cross-validation: {folder.root.name}", sections
 
 
-def _run(folder: Path, figures: Path) -> tuple[str, list[Section]]:
-    rows = read_rows(folder / "metrics.csv")
-    summary = _json(folder / "summary.json") if (folder / "summary.json").exists() else {}
-    config = yaml.safe_load((folder / "config.yaml").read_text()) or {}
+def _run(folder: RunFolder, figures: Path) -> tuple[str, list[Section]]:
+    rows = folder.epoch_rows()
+    summary = _json(folder.summary) if folder.summary.exists() else {}
+    config = yaml.safe_load(folder.config.read_text()) or {}
     curves = (
         [Figure("training curves", plot_training_curves({"run": rows}, figures / "run_curves.png"))]
         if rows
         else []
     )
-    epochs = records_table("metrics.csv", [{k: v for k, v in r.items()} for r in rows])
+    epochs = records_table(folder.metrics.name, [{k: v for k, v in r.items()} for r in rows])
     sections = [
-        Section("Result", tables=[key_value_table("summary.json", summary)]),
+        Section("Result", tables=[key_value_table(folder.summary.name, summary)]),
         Section("Per epoch", tables=[epochs], figures=curves),
-        Section("Configuration", tables=[key_value_table("config.yaml", config)]),
+        Section("Configuration", tables=[key_value_table(folder.config.name, config)]),
     ]
     return (
-        f"Training run: {folder.name} ({summary.get('model', config.get('model', ''))})",
+        f"Training run: {folder.root.name} ({summary.get('model', config.get('model', ''))})",
         sections,
     )
 
 
-def _prediction(folder: Path, _: Path) -> tuple[str, list[Section]]:
+def _prediction(folder: PredictionFolder, _: Path) -> tuple[str, list[Section]]:
     sections = []
-    for path in sorted(folder.glob("*_summary.json")):
-        summary = _json(path)
-        scene = path.name[: -len("_summary.json")]
-        quicklook = folder / f"{scene}_quicklook.png"
+    for scene in folder.scenes():
+        outputs = folder.outputs(scene)
+        quicklook = outputs.quicklook
         figures = (
             [Figure(f"{scene}: landslide outlines (red)", quicklook)] if quicklook.exists() else []
         )
         sections.append(
-            Section(f"Scene {scene}", tables=[key_value_table(path.name, summary)], figures=figures)
+            Section(f"Scene {scene}", tables=[_json_table(outputs.summary)], figures=figures)
         )
-    return f"Landslide map: {folder.name}", sections
+    return f"Landslide map: {folder.root.name}", sections
 
 
-def _figures(folder: Path, names: list[str], caption: str) -> list[Figure]:
-    return [Figure(caption, folder / name) for name in names if (folder / name).exists()]
+def _json_table(path: Path) -> Table:
+    """A JSON file as a key / value table; an absent file as an empty one."""
+    return key_value_table(path.name, _json(path) if path.exists() else {})
+
+
+def _csv_table(path: Path) -> Table:
+    return records_table(path.name, read_records(path))
+
+
+def _figures(paths: list[Path], caption: str) -> list[Figure]:
+    return [Figure(caption, path) for path in paths if path.exists()]

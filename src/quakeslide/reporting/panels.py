@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from quakeslide.classes import IGNORE, LANDSLIDE
 from quakeslide.reporting.figure_files import plt, save_figure
 
 ERROR_COLOURS = {  # RGB, chosen to stay apart for red-green colour-blind readers
@@ -37,7 +38,7 @@ def error_overlay(image: np.ndarray, predicted: np.ndarray, truth: np.ndarray) -
     """(H, W, 3) uint8: the tile in grey, TP / FP / FN painted in ERROR_COLOURS."""
     grey = rgb(image).mean(axis=2, keepdims=True)
     out = np.repeat(grey * 0.6, 3, axis=2)
-    valid, true = truth != 255, truth == 1
+    valid, true = truth != IGNORE, truth == LANDSLIDE
     masks = {
         "true positive": predicted & true & valid,
         "false positive": predicted & ~true & valid,

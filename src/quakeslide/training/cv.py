@@ -17,6 +17,7 @@ from quakeslide.data.splits import (
     neighbours_across_folds,
     nested_subset,
 )
+from quakeslide.folders import CvFolder
 from quakeslide.io.raster import atomic_path
 from quakeslide.io.tables import write_csv
 from quakeslide.training.fit import best_metrics, train_or_reuse
@@ -33,14 +34,14 @@ def dataset_pool(dataset: Path, config: TrainConfig) -> list[str]:
 
 
 def make_folds(
-    dataset: Path, stems: list[str], folds: int, grouping: str, seed: int, out: Path
+    dataset: Path, stems: list[str], folds: int, grouping: str, seed: int, folds_csv: Path
 ) -> tuple[list[Split], dict]:
-    """k splits (each fold validates once) and a record of how they were made (folds.csv)."""
+    """k splits (each fold validates once) and a record of how they were made (`folds_csv`)."""
     groups, used = fold_groups(dataset, stems, folds, grouping)
     fold_of = assign_folds(groups, folds, seed)
-    out.mkdir(parents=True, exist_ok=True)
+    folds_csv.parent.mkdir(parents=True, exist_ok=True)
     table = [{"stem": s, "fold": fold_of[s], "group": groups[s]} for s in stems]
-    write_csv(out / "folds.csv", table)
+    write_csv(folds_csv, table)
     splits = [
         Split([s for s in stems if fold_of[s] != k], [s for s in stems if fold_of[s] == k])
         for k in range(folds)
@@ -68,13 +69,13 @@ def cross_validate(
     dataset: Path, out: Path, config: TrainConfig, folds: int = 5, grouping: str = "auto"
 ) -> dict:
     """Train one run per fold (finished folds are kept, stopped ones resumed)."""
-    dataset, out = Path(dataset), Path(out)
+    dataset, folder = Path(dataset), CvFolder(Path(out))
     stems = dataset_pool(dataset, config)
-    splits, record = make_folds(dataset, stems, folds, grouping, config.seed, out)
+    splits, record = make_folds(dataset, stems, folds, grouping, config.seed, folder.folds_csv)
     run_config = config.model_copy(update={"max_tiles": None})
     rows = []
     for k, split in enumerate(tqdm(splits, desc="folds", unit="fold")):
-        result = train_or_reuse(dataset, out / f"fold_{k}", run_config, split)
+        result = train_or_reuse(dataset, folder.fold(k).root, run_config, split)
         best = best_metrics(result)
         rows.append(
             {
@@ -86,7 +87,7 @@ def cross_validate(
                 "wall_seconds": result.summary["wall_seconds"],
             }
         )
-    write_csv(out / "cv.csv", rows)
+    write_csv(folder.table, rows)
     summary = {
         "model": config.model,
         **record,
@@ -94,6 +95,6 @@ def cross_validate(
         "wall_seconds": round(sum(r["wall_seconds"] for r in rows), 1),
         "config": config.model_dump(mode="json"),
     }
-    with atomic_path(out / "cv_summary.json") as tmp:
+    with atomic_path(folder.summary) as tmp:
         tmp.write_text(json.dumps(summary, indent=2))
     return summary

@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import math
 import time
-from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback
+
+from quakeslide.folders import RunFolder
 
 METRIC_FIELDS = [
     "epoch",
@@ -21,13 +22,6 @@ METRIC_FIELDS = [
     "lr",
     "epoch_seconds",
 ]
-
-
-def read_rows(path: Path) -> list[dict[str, float]]:
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
 def best_row(rows: list[dict[str, float]]) -> dict[str, float] | None:
@@ -44,14 +38,15 @@ class EpochCsv(Callback):
     epochs that the resumed run trains again.
     """
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, run: RunFolder):
+        self.run = run
+        self.path = run.metrics
         self.started = time.perf_counter()
         self.loss_sum, self.loss_count = 0.0, 0
 
     def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if trainer.is_global_zero:
-            kept = [r for r in read_rows(self.path) if r["epoch"] < trainer.current_epoch]
+            kept = [r for r in self.run.epoch_rows() if r["epoch"] < trainer.current_epoch]
             self._write(kept, mode="w")
 
     def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:

@@ -20,10 +20,11 @@ from quakeslide.data.dataset import TileDataset, channel_stats
 from quakeslide.data.splits import Split, holdout_split, nested_subset
 from quakeslide.device import configure_cpu_threads, is_launch_rank_zero, plan_compute
 from quakeslide.errors import InputError
+from quakeslide.folders import RunFolder
 from quakeslide.io.raster import atomic_path
 from quakeslide.models import count_parameters
 from quakeslide.training.data_module import TileDataModule
-from quakeslide.training.epoch_log import EpochCsv, best_row, read_rows
+from quakeslide.training.epoch_log import EpochCsv, best_row
 from quakeslide.training.module import LandslideSegmenter
 
 log = logging.getLogger(__name__)
@@ -67,13 +68,13 @@ def prepare_run_folder(
     out: Path, config: TrainConfig, resume: bool, overwrite: bool
 ) -> Path | None:
     """The checkpoint to resume from, if any; refuses to train over an existing run."""
-    last = out / "checkpoints" / "last.ckpt"
+    run = RunFolder(out)
     if resume:
-        if last.exists():
-            _same_settings(out / "config.yaml", config)
-            return last
+        if run.last_checkpoint.exists():
+            _same_settings(run.config, config)
+            return run.last_checkpoint
         log.info("%s: nothing to resume, starting a new run", out)
-    elif (out / "checkpoints").exists() or (out / "summary.json").exists():
+    elif run.checkpoints.exists() or run.summary.exists():
         if not overwrite:
             raise InputError(f"{out}: holds a run already; pass --resume or another --out")
         shutil.rmtree(out)
@@ -82,13 +83,13 @@ def prepare_run_folder(
 
 def finished_run(out: Path, config: TrainConfig) -> RunResult | None:
     """The result of a run in `out` that already finished with these settings, if any."""
-    summary_path, config_path = out / "summary.json", out / "config.yaml"
-    if not (summary_path.exists() and config_path.exists()):
+    run = RunFolder(out)
+    if not (run.summary.exists() and run.config.exists()):
         return None
-    summary = json.loads(summary_path.read_text())
-    if not summary.get("finished") or TrainConfig.resolve(config_path) != config:
+    summary = json.loads(run.summary.read_text())
+    if not summary.get("finished") or TrainConfig.resolve(run.config) != config:
         return None
-    return RunResult(out, out / "checkpoints" / "best.ckpt", summary)
+    return RunResult(out, run.best_checkpoint, summary)
 
 
 def train_or_reuse(dataset: Path, out: Path, config: TrainConfig, split: Split) -> RunResult:
@@ -113,6 +114,7 @@ def train(
 ) -> RunResult:
     """Fit `config.model`; resumable from RUN/checkpoints/last.ckpt with the same results."""
     dataset, out = Path(dataset), Path(out)
+    run = RunFolder(out)
     split = choose_split(dataset, config, split)
     plan = plan_compute(config.device, config.precision)
     train_set = TileDataset(
@@ -126,7 +128,7 @@ def train(
     if is_launch_rank_zero():
         resume_from = prepare_run_folder(out, config, resume, overwrite)
     else:  # a process started by the DDP launcher: the user's process prepared the folder
-        last = out / "checkpoints" / "last.ckpt"
+        last = run.last_checkpoint
         resume_from = last if resume and last.exists() else None
     L.seed_everything(config.seed, workers=True, verbose=False)
     processes_here = config.devices if plan.device == "cpu" else 1
@@ -147,8 +149,8 @@ def train(
     if plan.train_channels_last:
         module = module.to(memory_format=torch.channels_last)
     checkpoints = ModelCheckpoint(
-        dirpath=out / "checkpoints",
-        filename="best",
+        dirpath=run.checkpoints,
+        filename=run.best_checkpoint.stem,
         monitor="val_f1",
         mode="max",
         save_last=True,
@@ -163,7 +165,7 @@ def train(
         strategy="ddp" if distributed else "auto",
         precision=plan.precision,
         logger=False,
-        callbacks=[checkpoints, EpochCsv(out / "metrics.csv"), *callbacks],
+        callbacks=[checkpoints, EpochCsv(run), *callbacks],
         num_sanity_val_steps=0,
         deterministic=plan.device == "cpu",
         enable_model_summary=False,
@@ -172,7 +174,7 @@ def train(
     )
     if is_launch_rank_zero():
         out.mkdir(parents=True, exist_ok=True)
-        with atomic_path(out / "config.yaml") as tmp:
+        with atomic_path(run.config) as tmp:
             tmp.write_text(config.to_yaml())
     data = TileDataModule(
         train_set,
@@ -183,7 +185,7 @@ def train(
         num_workers=config.num_workers,
     )
     trainer.fit(module, datamodule=data, ckpt_path=resume_from)
-    rows = read_rows(out / "metrics.csv")
+    rows = run.epoch_rows()
     summary = {
         "model": config.model,
         "parameters": count_parameters(module.net.net),
@@ -205,9 +207,9 @@ def train(
         "torch": torch.__version__,
     }
     if trainer.is_global_zero:
-        with atomic_path(out / "summary.json") as tmp:
+        with atomic_path(run.summary) as tmp:
             tmp.write_text(json.dumps(summary, indent=2))
-    return RunResult(out, out / "checkpoints" / "best.ckpt", summary)
+    return RunResult(out, run.best_checkpoint, summary)
 
 
 def _same_settings(saved_path: Path, config: TrainConfig) -> None:

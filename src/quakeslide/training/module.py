@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
 from torch import nn
 
-from quakeslide.errors import InputError
+from quakeslide.classes import IGNORE, LANDSLIDE
 from quakeslide.evaluation.pixel import Confusion
-from quakeslide.io.mask_labels import IGNORE as IGNORE_INDEX
-from quakeslide.models import build_model
+from quakeslide.models.checkpoint import CHECKPOINT_KEY, NormalizedNet, checkpoint_metadata
 from quakeslide.training.optimizer import make_adam
-
-CHECKPOINT_KEY = "quakeslide"
-CHECKPOINT_FORMAT = 1
-
-
-class NormalizedNet(nn.Module):
-    """A segmentation net with its input normalisation (training statistics) built in."""
-
-    def __init__(self, model: str, mean: list[float], std: list[float], **model_kwargs: Any):
-        super().__init__()
-        self.net = build_model(model, in_channels=len(mean), **model_kwargs)
-        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        """image: (N, C, H, W) in [0, 1] -> logits (N, classes, H, W)."""
-        return self.net((image - self.mean) / self.std)
 
 
 class LandslideSegmenter(L.LightningModule):
@@ -50,7 +31,7 @@ class LandslideSegmenter(L.LightningModule):
         self.save_hyperparameters(ignore=["channels_last"])
         self.layout = torch.channels_last if channels_last else torch.contiguous_format
         self.net = NormalizedNet(model, mean, std)
-        self.loss = nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX)
+        self.loss = nn.CrossEntropyLoss(ignore_index=IGNORE)
         self.register_buffer("val_counts", torch.zeros(4, dtype=torch.long), persistent=False)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
@@ -74,9 +55,9 @@ class LandslideSegmenter(L.LightningModule):
         image, mask = batch
         logits = self(image)
         self.log("val_loss", self.loss(logits, mask), batch_size=len(image), sync_dist=True)
-        predicted = logits.argmax(1) == 1
-        valid = mask != IGNORE_INDEX
-        true = mask == 1
+        predicted = logits.argmax(1) == LANDSLIDE
+        valid = mask != IGNORE
+        true = mask == LANDSLIDE
         self.val_counts += torch.stack(
             [
                 (predicted & true & valid).sum(),
@@ -102,33 +83,4 @@ class LandslideSegmenter(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         hp = self.hparams
-        checkpoint[CHECKPOINT_KEY] = {
-            "format": CHECKPOINT_FORMAT,
-            "model": hp.model,
-            "mean": list(hp.mean),
-            "std": list(hp.std),
-            "tile_size": hp.tile_size,
-            "classes": ["background", "landslide"],
-        }
-
-
-def load_net(checkpoint: Path, map_location: str = "cpu") -> tuple[NormalizedNet, dict]:
-    """Rebuild the trained net from a checkpoint with torch.load(weights_only=True)."""
-    try:
-        payload = torch.load(checkpoint, map_location=map_location, weights_only=True)
-    except FileNotFoundError as err:
-        raise InputError(f"{checkpoint}: checkpoint not found") from err
-    except Exception as err:  # truncated zip, pickle refused, ...
-        raise InputError(f"{checkpoint}: not a readable checkpoint ({err})") from err
-    if (
-        not isinstance(payload, dict)
-        or CHECKPOINT_KEY not in payload
-        or "state_dict" not in payload
-    ):
-        raise InputError(f"{checkpoint}: not a quakeslide checkpoint")
-    meta = payload[CHECKPOINT_KEY]
-    net = NormalizedNet(meta["model"], meta["mean"], meta["std"])
-    prefix = "net."
-    state = {k[len(prefix) :]: v for k, v in payload["state_dict"].items() if k.startswith(prefix)}
-    net.load_state_dict(state)
-    return net.eval(), meta
+        checkpoint[CHECKPOINT_KEY] = checkpoint_metadata(hp.model, hp.mean, hp.std, hp.tile_size)

@@ -11,6 +11,7 @@ from quakeslide.config import TrainConfig
 from quakeslide.data.dataset import list_stems
 from quakeslide.data.splits import Split, nested_subset
 from quakeslide.errors import InputError
+from quakeslide.folders import DatasetFolder, StudyFolder
 from quakeslide.io.raster import atomic_path
 from quakeslide.io.tables import write_csv
 from quakeslide.reporting.study_figures import plot_study
@@ -19,15 +20,17 @@ from quakeslide.training.fit import best_metrics, train_or_reuse
 
 
 def study_folds(
-    dataset: Path, config: TrainConfig, folds: int, grouping: str, out: Path
+    dataset: Path, config: TrainConfig, folds: int, grouping: str, folds_csv: Path
 ) -> tuple[list[Split], dict]:
     """The named validation split as the single fold, else k spatially grouped folds."""
     if config.val_split:
         val = list_stems(dataset, config.val_split)
         held = set(val)
         pool = [s for s in dataset_pool(dataset, config) if s not in held]
-        return [Split(pool, val)], {"folds": 1, "grouping": f"{config.val_split}.txt"}
-    return make_folds(dataset, dataset_pool(dataset, config), folds, grouping, config.seed, out)
+        named = DatasetFolder(dataset).split_list(config.val_split).name
+        return [Split(pool, val)], {"folds": 1, "grouping": named}
+    stems = dataset_pool(dataset, config)
+    return make_folds(dataset, stems, folds, grouping, config.seed, folds_csv)
 
 
 def run_study(
@@ -40,8 +43,8 @@ def run_study(
     grouping: str = "auto",
 ) -> dict:
     """Every (model, size, fold) run, skipping finished ones; table1.csv/.md and figures."""
-    dataset, out = Path(dataset), Path(out)
-    splits, record = study_folds(dataset, config, folds, grouping, out)
+    dataset, folder = Path(dataset), StudyFolder(Path(out))
+    splits, record = study_folds(dataset, config, folds, grouping, folder.folds_csv)
     smallest_pool = min(len(s.train) for s in splits)
     if max(sizes) > smallest_pool:
         raise InputError(f"size {max(sizes)} exceeds the {smallest_pool} tiles a fold can train on")
@@ -50,8 +53,8 @@ def run_study(
     for model, size, k in tqdm(jobs, desc="study runs", unit="run"):
         run_config = TrainConfig(**(config.model_dump() | {"model": model, "max_tiles": None}))
         split = Split(nested_subset(splits[k].train, size, config.seed + k), splits[k].val)
-        run = out / "runs" / f"{model}_n{size}_fold{k}"
-        result = train_or_reuse(dataset, run, run_config, split)
+        run = folder.run(model, size, k)
+        result = train_or_reuse(dataset, run.root, run_config, split)
         summary = result.summary
         best = best_metrics(result)
         rows.append(
@@ -68,22 +71,22 @@ def run_study(
                 "arithmetic": summary["precision"],
             }
         )
-    write_csv(out / "runs.csv", rows)
+    write_csv(folder.runs_csv, rows)
     table = table1(rows)
-    write_csv(out / "table1.csv", table)
-    with atomic_path(out / "table1.md") as tmp:
+    write_csv(folder.table_csv, table)
+    with atomic_path(folder.table_md) as tmp:
         tmp.write_text(table1_markdown(table))
-    figures = plot_study(table, out / "figures")
+    figures = plot_study(table, folder.figures)
     summary = {
         **record,
         "models": models,
         "sizes": sizes,
         "runs": len(rows),
         "wall_seconds": round(sum(r["wall_seconds"] for r in rows), 1),
-        "figures": [str(p.relative_to(out)) for p in figures],
+        "figures": [str(p.relative_to(folder.root)) for p in figures],
         "config": config.model_dump(mode="json"),
     }
-    with atomic_path(out / "summary.json") as tmp:
+    with atomic_path(folder.summary) as tmp:
         tmp.write_text(json.dumps(summary, indent=2))
     return summary
 

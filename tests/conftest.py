@@ -1,11 +1,28 @@
-"""Small image/mask tile datasets written by the tests (no real data needed)."""
+"""Shared test fixtures and helpers: the real data's paths, tile writers, the slow marker.
+
+`pytest -m "not slow"` leaves out the subprocess, end-to-end and DDP tests for a quick
+loop; `make test` runs everything.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+JIUZHAIGOU = SHARED_DATA / "jiuzhaigou"
+requires_jiuzhaigou = pytest.mark.skipif(
+    not JIUZHAIGOU.exists(), reason="../shared/data/jiuzhaigou not present"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "slow: subprocess, end-to-end or DDP test (deselect with -m 'not slow')"
+    )
 
 
 def write_tile_dataset(

@@ -1,0 +1,123 @@
+"""What the commands share: option declarations, value parsers, one-line errors, quiet logs."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from quakeslide.errors import InputError
+
+
+def one_line_errors(command: Callable) -> Callable:
+    """Report bad input (`InputError`) as one line on stderr with exit code 2.
+
+    Anything else is a bug and keeps its traceback.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except InputError as err:
+            message = " ".join(str(err).split())
+            typer.secho(f"error: {message}", err=True, fg="red")
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def quiet_libraries() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    logging.getLogger("pyogrio").setLevel(logging.WARNING)
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*Dataset is not georeferenced.*")
+    warnings.filterwarnings("ignore", ".*LeafSpec.*is deprecated.*")
+    warnings.filterwarnings("ignore", ".*Checkpoint directory .* exists and is not empty.*")
+
+
+def parse_ints(text: str | None, option: str) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise InputError(f"{option} {text!r}: expected comma-separated integers") from None
+
+
+def parse_rgb(text: str | None) -> tuple[int, int, int] | None:
+    values = parse_ints(text, "--mask-color")
+    if values is not None and (len(values) != 3 or not all(0 <= v <= 255 for v in values)):
+        raise InputError(f"--mask-color {text!r}: expected R,G,B with values 0-255")
+    return tuple(values) if values is not None else None
+
+
+Device = Annotated[str, typer.Option(help="auto, cpu or cuda")]
+Precision = Annotated[str, typer.Option(help="auto, 32-true, bf16-mixed, 16-mixed")]
+Bands = Annotated[str | None, typer.Option(help="source bands as R,G,B, e.g. 3,2,1")]
+
+
+def _option(kind: type, help: str) -> Any:
+    return Annotated[kind | None, typer.Option(help=help)]
+
+
+# Options of train, cv and study, each None unless given: the config file or the paper's
+# default fills in the rest (TrainConfig.resolve).
+TRAINING_OPTIONS: dict[str, Any] = {
+    "config": Annotated[Path | None, typer.Option("--config", help="YAML file of options")],
+    "model": _option(str, "linknet or unet (default linknet)"),
+    "epochs": _option(int, "default 90"),
+    "batch_size": _option(int, "default 5"),
+    "lr": _option(float, "Adam learning rate (default 1e-3)"),
+    "step_size": _option(int, "StepLR period in epochs (default 30)"),
+    "augment": _option(int, "each tile 1x as is + (N-1)x augmented per epoch (default 5)"),
+    "crop": _option(int, "train on random crops of this side"),
+    "max_tiles": _option(int, "use at most this many tiles"),
+    "seed": _option(int, "default 0"),
+    "accelerator": _option(str, "auto, cpu, cuda/gpu (default auto)"),
+    "devices": _option(int, "processes per node (DDP when > 1)"),
+    "num_nodes": _option(int, "machines (DDP)"),
+    "precision": _option(str, "auto, 32-true, bf16-mixed, 16-mixed (default auto)"),
+    "num_workers": _option(int, "data loader worker processes (default 0)"),
+    "train_split": _option(str, "e.g. train (reads train.txt)"),
+    "val_split": _option(str, "e.g. val (reads val.txt)"),
+}
+
+
+def training_options(*, without: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
+    """Add the shared training options to a command, handed to it as one dict `settings`.
+
+    `without` names options the command does not take (or declares itself).
+    """
+    names = [name for name in TRAINING_OPTIONS if name not in without]
+
+    def decorate(command: Callable) -> Callable:
+        own = inspect.signature(command, eval_str=True)
+        kept = [p for p in own.parameters.values() if p.name != "settings"]
+        added = [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=TRAINING_OPTIONS[name],
+            )
+            for name in names
+        ]
+
+        @functools.wraps(command)
+        def wrapper(*args, **kwargs):
+            settings = {name: kwargs.pop(name) for name in names}
+            return command(*args, settings=settings, **kwargs)
+
+        wrapper.__signature__ = own.replace(parameters=kept + added)
+        return wrapper
+
+    return decorate

@@ -1,0 +1,256 @@
+"""Folder contracts: the file names of each kind of folder the stages write and read.
+
+One frozen dataclass per kind, used by its writer and by every reader (`report`, `cli`),
+so a file name is spelled once. Each kind can tell whether a folder is one of its own.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class DatasetFolder:
+    """`tile`'s output: image / mask tiles, their positions, and how they were made."""
+
+    root: Path
+
+    @property
+    def images(self) -> Path:
+        return self.root / "images"
+
+    @property
+    def masks(self) -> Path:
+        return self.root / "masks"
+
+    @property
+    def tiles_csv(self) -> Path:
+        return self.root / "tiles.csv"
+
+    @property
+    def info(self) -> Path:
+        return self.root / "dataset.json"
+
+    def image(self, stem: str, suffix: str) -> Path:
+        return self.images / f"{stem}{suffix}"
+
+    def mask(self, stem: str) -> Path:
+        return self.masks / f"{stem}.png"
+
+    def split_list(self, split: str) -> Path:
+        """`<split>.txt`: one tile stem a line (e.g. train.txt, val.txt)."""
+        return self.root / f"{split}.txt"
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """One training run."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def summary(self) -> Path:
+        return self.root / "summary.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.csv"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.checkpoints / "best.ckpt"
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.checkpoints / "last.ckpt"
+
+    def is_one(self) -> bool:
+        return self.metrics.exists() and self.config.exists()
+
+    def epoch_rows(self) -> list[dict[str, float]]:
+        """metrics.csv as numbers, one dict per epoch; empty before the first epoch."""
+        if not self.metrics.exists():
+            return []
+        with open(self.metrics, newline="") as f:
+            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+@dataclass(frozen=True)
+class CvFolder:
+    """k-fold cross-validation: one run folder per fold plus the table over folds."""
+
+    root: Path
+
+    @property
+    def folds_csv(self) -> Path:
+        """Which tile sits in which fold."""
+        return self.root / "folds.csv"
+
+    @property
+    def table(self) -> Path:
+        return self.root / "cv.csv"
+
+    @property
+    def summary(self) -> Path:
+        return self.root / "cv_summary.json"
+
+    def fold(self, k: int) -> RunFolder:
+        return RunFolder(self.root / f"fold_{k}")
+
+    def fold_runs(self) -> list[RunFolder]:
+        return [RunFolder(p) for p in sorted(self.root.glob("fold_*"))]
+
+    def is_one(self) -> bool:
+        return self.summary.exists()
+
+
+@dataclass(frozen=True)
+class StudyFolder:
+    """The sample-size study: runs over models x sizes x folds and Table 1."""
+
+    root: Path
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def folds_csv(self) -> Path:
+        """Which tile sits in which fold (when the study makes folds)."""
+        return self.root / "folds.csv"
+
+    @property
+    def runs_csv(self) -> Path:
+        return self.root / "runs.csv"
+
+    @property
+    def table_csv(self) -> Path:
+        return self.root / "table1.csv"
+
+    @property
+    def table_md(self) -> Path:
+        return self.root / "table1.md"
+
+    @property
+    def figures(self) -> Path:
+        return self.root / "figures"
+
+    @property
+    def summary(self) -> Path:
+        return self.root / "summary.json"
+
+    def run(self, model: str, size: int, fold: int) -> RunFolder:
+        return RunFolder(self.runs / f"{model}_n{size}_fold{fold}")
+
+    def is_one(self) -> bool:
+        return self.table_csv.exists()
+
+
+@dataclass(frozen=True)
+class EvaluationFolder:
+    """`evaluate`'s output for one model; a compared model's sits in `compare/`."""
+
+    root: Path
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.json"
+
+    @property
+    def per_tile(self) -> Path:
+        return self.root / "per_tile.csv"
+
+    @property
+    def pr_curve_csv(self) -> Path:
+        return self.root / "pr_curve.csv"
+
+    @property
+    def pr_curve_png(self) -> Path:
+        return self.root / "pr_curve.png"
+
+    @property
+    def panels(self) -> Path:
+        return self.root / "panels"
+
+    @property
+    def compare(self) -> EvaluationFolder:
+        return EvaluationFolder(self.root / "compare")
+
+    def is_one(self) -> bool:
+        return self.metrics.exists() and self.per_tile.exists()
+
+
+SUMMARY_SUFFIX = "_summary.json"
+
+
+@dataclass(frozen=True)
+class PredictionOutputs:
+    """`predict`'s files for one scene, named after the scene's stem."""
+
+    probability: Path
+    mask: Path
+    landslides: Path
+    summary: Path
+    quicklook: Path
+
+    @classmethod
+    def for_scene(cls, scene: Path, out_dir: Path) -> PredictionOutputs:
+        return cls.for_stem(Path(scene).stem, Path(out_dir))
+
+    @classmethod
+    def for_stem(cls, stem: str, out_dir: Path) -> PredictionOutputs:
+        suffixes = ("_prob.tif", "_mask.tif", "_landslides.gpkg", SUMMARY_SUFFIX, "_quicklook.png")
+        return cls(*(out_dir / f"{stem}{suffix}" for suffix in suffixes))
+
+    def finished(self) -> bool:
+        """Each output is renamed into place only when complete, so existing means done."""
+        return all(Path(p).exists() for p in asdict(self).values())
+
+
+@dataclass(frozen=True)
+class PredictionFolder:
+    """A folder `predict` wrote into: one set of `PredictionOutputs` per scene."""
+
+    root: Path
+
+    def scenes(self) -> list[str]:
+        """Stems of the scenes with a summary (written last but for the quicklook)."""
+        return [
+            p.name[: -len(SUMMARY_SUFFIX)] for p in sorted(self.root.glob(f"*{SUMMARY_SUFFIX}"))
+        ]
+
+    def outputs(self, stem: str) -> PredictionOutputs:
+        return PredictionOutputs.for_stem(stem, self.root)
+
+    def is_one(self) -> bool:
+        return bool(self.scenes())
+
+
+ResultFolder = EvaluationFolder | StudyFolder | CvFolder | RunFolder | PredictionFolder
+# in the order they are tried: an evaluation or study folder may also hold a summary.json
+RESULT_KINDS: dict[str, type[ResultFolder]] = {
+    "evaluation": EvaluationFolder,
+    "study": StudyFolder,
+    "cv": CvFolder,
+    "run": RunFolder,
+    "prediction": PredictionFolder,
+}
+
+
+def result_folder(folder: Path) -> tuple[str, ResultFolder] | None:
+    """The kind of result `folder` holds and its contract, or None."""
+    for kind, contract in RESULT_KINDS.items():
+        candidate = contract(Path(folder))
+        if candidate.is_one():
+            return kind, candidate
+    return None

@@ -1,0 +1,87 @@
+"""The model file format: a state dict plus metadata under one key, loaded weights-only.
+
+A checkpoint is a dict with ``state_dict`` (``net.``-prefixed weights of a
+:class:`NormalizedNet`, as Lightning saves the module holding it) and, under
+``CHECKPOINT_KEY``, the architecture name, input normalisation (training statistics),
+tile size and class names. Lightning's checkpoints add optimiser state beside them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from quakeslide.classes import CLASS_NAMES
+from quakeslide.errors import InputError
+from quakeslide.models import build_model
+
+CHECKPOINT_KEY = "quakeslide"
+CHECKPOINT_FORMAT = 1
+STATE_PREFIX = "net."  # the attribute holding the NormalizedNet in the training module
+
+
+class NormalizedNet(nn.Module):
+    """A segmentation net with its input normalisation (training statistics) built in."""
+
+    def __init__(self, model: str, mean: list[float], std: list[float], **model_kwargs: Any):
+        super().__init__()
+        self.net = build_model(model, in_channels=len(mean), **model_kwargs)
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """image: (N, C, H, W) in [0, 1] -> logits (N, classes, H, W)."""
+        return self.net((image - self.mean) / self.std)
+
+
+def checkpoint_metadata(
+    model: str,
+    mean: list[float],
+    std: list[float],
+    tile_size: int,
+    classes: tuple[str, ...] | list[str] = CLASS_NAMES,
+) -> dict[str, Any]:
+    """The metadata stored under ``CHECKPOINT_KEY``."""
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "model": model,
+        "mean": list(mean),
+        "std": list(std),
+        "tile_size": tile_size,
+        "classes": list(classes),
+    }
+
+
+def save_net(net: NormalizedNet, metadata: dict[str, Any], path: Path) -> Path:
+    """Write a weights-only checkpoint that :func:`load_net` reads (no optimiser state)."""
+    state = {STATE_PREFIX + k: v for k, v in net.state_dict().items()}
+    torch.save({"state_dict": state, CHECKPOINT_KEY: metadata}, path)
+    return path
+
+
+def load_net(checkpoint: Path, map_location: str = "cpu") -> tuple[NormalizedNet, dict]:
+    """Rebuild the trained net from a checkpoint with torch.load(weights_only=True)."""
+    try:
+        payload = torch.load(checkpoint, map_location=map_location, weights_only=True)
+    except FileNotFoundError as err:
+        raise InputError(f"{checkpoint}: checkpoint not found") from err
+    except Exception as err:  # truncated zip, pickle refused, ...
+        raise InputError(f"{checkpoint}: not a readable checkpoint ({err})") from err
+    if (
+        not isinstance(payload, dict)
+        or CHECKPOINT_KEY not in payload
+        or "state_dict" not in payload
+    ):
+        raise InputError(f"{checkpoint}: not a quakeslide checkpoint")
+    meta = payload[CHECKPOINT_KEY]
+    net = NormalizedNet(meta["model"], meta["mean"], meta["std"])
+    state = {
+        k[len(STATE_PREFIX) :]: v
+        for k, v in payload["state_dict"].items()
+        if k.startswith(STATE_PREFIX)
+    }
+    net.load_state_dict(state)
+    return net.eval(), meta
