@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from quakeslide.data.synthetic import SceneSpec, make_scene
+from quakeslide.synthetic import SceneSpec, make_scene
 
 CHILD = """
 import json, resource, sys, time

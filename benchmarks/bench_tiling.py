@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pyogrio
 
-from quakeslide.data.synthetic import SceneSpec, make_scene
+from quakeslide.synthetic import SceneSpec, make_scene
 
 TILE_CHILD = """
 import sys

@@ -11,7 +11,7 @@ from rasterio.features import rasterize
 from rasterio.windows import Window
 from scipy.ndimage import binary_dilation
 
-from quakeslide.data.synthetic import (
+from quakeslide.synthetic import (
     SceneSpec,
     build_layout,
     landslide_polygons,

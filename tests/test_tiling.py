@@ -13,9 +13,9 @@ from rasters import write_geotiff
 from typer.testing import CliRunner
 
 from quakeslide.cli import app
-from quakeslide.data.synthetic import SceneSpec, make_scene
 from quakeslide.data.tiling import TILE_FIELDS, TilingOptions, tile_scenes, tile_starts
 from quakeslide.errors import InputError
+from quakeslide.synthetic import SceneSpec, make_scene
 
 runner = CliRunner()
 

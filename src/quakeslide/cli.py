@@ -41,7 +41,7 @@ def synth(
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Write a synthetic post-earthquake scene: GeoTIFF, truth mask, GeoPackage, Labelme JSON."""
-    from quakeslide.data.synthetic import SceneSpec, make_scene
+    from quakeslide.synthetic import SceneSpec, make_scene
 
     scene = make_scene(out, name, SceneSpec(height=size, width=size, seed=seed))
     typer.echo(f"{scene.n_landslides} landslides ({scene.landslide_fraction:.1%} of pixels)")

@@ -12,7 +12,6 @@ from pathlib import Path
 import rasterio
 
 from quakeslide.config import TrainConfig
-from quakeslide.data.synthetic import SceneSpec, make_scene
 from quakeslide.data.tiling import TilingOptions, tile_scenes
 from quakeslide.device import plan_compute
 from quakeslide.evaluation.pixel import Confusion
@@ -20,6 +19,7 @@ from quakeslide.inference.engines import torch_engine
 from quakeslide.inference.predict import predict_scene
 from quakeslide.io.raster import atomic_path
 from quakeslide.models.checkpoint import load_net
+from quakeslide.synthetic import SceneSpec, make_scene
 from quakeslide.training.fit import train
 
 

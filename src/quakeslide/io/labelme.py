@@ -1,4 +1,4 @@
-"""Labelme JSON annotations -> landslide masks, rasterised the way Labelme's export does.
+"""Labelme JSON annotations <-> landslide masks, rasterised the way Labelme's export does.
 
 Labelme (`labelme.utils.shape_to_mask`) draws each shape with PIL on a full-image canvas.
 Here each window is drawn on its own canvas with the same PIL calls, so tiling a large
@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+from rasterio.transform import Affine
 from rasterio.windows import Window
+from shapely import Polygon
 
 from quakeslide.errors import InputError
 
@@ -173,6 +175,42 @@ def labelme_image_data(json_path: Path) -> bytes | None:
         return base64.b64decode(data, validate=True)
     except (binascii.Error, TypeError) as err:
         raise InputError(f"{json_path}: imageData is not valid base64 ({err})") from err
+
+
+def write_labelme(
+    path: Path,
+    image_name: str,
+    polygons: list[Polygon],
+    transform: Affine,
+    height: int,
+    width: int,
+    label: str = "landslide",
+) -> None:
+    """A Labelme file of `polygons` (CRS coordinates of a north-up image) for `image_name`."""
+    shapes = []
+    for p in polygons:
+        xy = np.asarray(p.exterior.coords)[:-1]
+        points = np.stack([(xy[:, 0] - transform.c) / transform.a,
+                           (transform.f - xy[:, 1]) / -transform.e], axis=1)  # fmt: skip
+        shapes.append(
+            {
+                "label": label,
+                "points": np.round(points, 3).tolist(),
+                "group_id": None,
+                "shape_type": "polygon",
+                "flags": {},
+            }
+        )
+    doc = {
+        "version": "5.2.1",
+        "flags": {},
+        "shapes": shapes,
+        "imagePath": image_name,
+        "imageData": None,
+        "imageHeight": height,
+        "imageWidth": width,
+    }
+    Path(path).write_text(json.dumps(doc))
 
 
 def _parse_shape(json_path: Path, index: int, kind: str, points) -> _Shape:
