@@ -13,9 +13,13 @@ from typer.testing import CliRunner
 
 from quakeslide.cli import app
 from quakeslide.config import TrainConfig
+from quakeslide.data.dataset import TileDataset
+from quakeslide.device import plan_compute
 from quakeslide.errors import InputError
-from quakeslide.models.checkpoint import load_net
-from quakeslide.training.fit import train
+from quakeslide.evaluation.evaluate import evaluate_model
+from quakeslide.inference.engines import torch_engine
+from quakeslide.models.checkpoint import CHECKPOINT_KEY, load_net
+from quakeslide.training.fit import choose_split, train
 
 TINY = {
     "epochs": 3,
@@ -74,8 +78,18 @@ def weights(checkpoint: Path) -> dict[str, torch.Tensor]:
     return torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
 
 
-def test_a_resumed_run_ends_like_an_uninterrupted_one(dataset, tmp_path):
-    config = TrainConfig(**TINY)
+RECIPES = {
+    "paper": {},
+    "step+warmup": {"warmup_epochs": 1, "loss": "ce+dice"},
+    "cosine": {"schedule": "cosine", "warmup_epochs": 1, "optimizer": "adamw",
+               "weight_decay": 0.01, "loss": "focal"},
+    "onecycle": {"schedule": "onecycle", "loss": "lovasz"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("recipe", RECIPES.values(), ids=RECIPES.keys())
+def test_a_resumed_run_ends_like_an_uninterrupted_one(dataset, tmp_path, recipe):
+    config = TrainConfig(**(TINY | recipe))
     whole = train(dataset, tmp_path / "whole", config)
     with pytest.raises(Crash):
         train(dataset, tmp_path / "stopped", config, callbacks=[CrashAtEpoch(1)])
@@ -120,6 +134,23 @@ def test_run_folder_contents(dataset, tmp_path):
         train(dataset, run, TrainConfig(**(TINY | {"epochs": 1})))
     with pytest.raises(InputError, match="other settings .*lr"):
         train(dataset, run, TrainConfig(**(TINY | {"epochs": 2, "lr": 0.01})), resume=True)
+
+
+def test_training_records_the_f1_best_validation_threshold(dataset, tmp_path):
+    """best.ckpt and summary.json carry the threshold of the same sweep evaluate runs."""
+    result = train(dataset, tmp_path / "run", TrainConfig(**(TINY | {"epochs": 2})))
+    best = result.summary["best"]
+    assert 0.0 < best["threshold"] < 1.0
+    meta = torch.load(result.best_checkpoint, weights_only=True)[CHECKPOINT_KEY]
+    assert meta["threshold"] == pytest.approx(best["threshold"])
+    rows = metric_rows(result.run)
+    assert float(rows[best["epoch"]]["val_threshold"]) == pytest.approx(best["threshold"])
+    plan = plan_compute("cpu", "32-true")
+    net, _ = load_net(result.best_checkpoint)
+    val = TileDataset(dataset, choose_split(dataset, TrainConfig(**TINY)).val)
+    evaluation, _ = evaluate_model(torch_engine(net, plan), val)
+    # the same tiles scored by evaluate: the same F1-best threshold
+    assert evaluation.sweep.best()["threshold"] == pytest.approx(best["threshold"], abs=1e-3)
 
 
 def test_masks_without_any_landslide_are_refused(tmp_path):

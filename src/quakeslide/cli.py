@@ -12,9 +12,11 @@ from quakeslide.cli_options import (
     Bands,
     Device,
     Precision,
+    Threshold,
     one_line_errors,
     parse_ints,
     parse_rgb,
+    parse_threshold,
     quiet_libraries,
     training_options,
 )
@@ -190,13 +192,9 @@ def predict(
         typer.Argument(help="CHECKPOINT (.ckpt), then scenes or folders; --onnx: scenes"),
     ],
     out: Annotated[Path, typer.Option(help="output folder")],
-    onnx: Annotated[
-        Path | None, typer.Option(help="run this exported model with onnxruntime instead")
-    ] = None,
-    threshold: Annotated[float, typer.Option()] = 0.5,
-    min_area: Annotated[
-        float, typer.Option(help="drop polygons smaller than this (m2; pixels if size unknown)")
-    ] = 0.0,
+    onnx: Annotated[Path | None, typer.Option(help="an exported model, run by onnxruntime")] = None,
+    threshold: Threshold = "0.5",
+    min_area: Annotated[float, typer.Option(help="drop smaller polygons (m2, or pixels)")] = 0.0,
     tile: Annotated[int, typer.Option(help="window side in pixels")] = 256,
     overlap: Annotated[int | None, typer.Option(help="window overlap, default tile / 4")] = None,
     batch_size: Annotated[int, typer.Option()] = 8,
@@ -218,7 +216,7 @@ def predict(
     scene_paths = list(paths) if onnx is not None else list(paths[1:])
     done = predict_scenes(
         checkpoint, onnx, scene_paths, out, device, precision,
-        threshold=threshold, min_area_m2=min_area, tile=tile, overlap=overlap,
+        threshold=parse_threshold(threshold), min_area_m2=min_area, tile=tile, overlap=overlap,
         batch_size=batch_size, bands=parse_ints(bands, "--bands"), pixel_size=pixel_size,
     )  # fmt: skip
     for scene, outputs in done:
@@ -254,7 +252,7 @@ def evaluate(
     dataset: Annotated[Path, typer.Argument(help="tile dataset (images/, masks/)")],
     out: Annotated[Path, typer.Option(help="evaluation folder")],
     split: Annotated[str | None, typer.Option(help="evaluate the tiles of <split>.txt")] = None,
-    threshold: Annotated[float, typer.Option(help="landslide when probability >= this")] = 0.5,
+    threshold: Threshold = "0.5",
     pixel_size: Annotated[
         float | None,
         typer.Option(help="metres per pixel, for size classes in m2 (read from GeoTIFF tiles)"),
@@ -275,14 +273,14 @@ def evaluate(
     configure_cpu_threads()
     metrics = run_evaluation(
         checkpoint, dataset, out, plan_compute(device, precision), split=split,
-        threshold=threshold, pixel_size=pixel_size, compare=compare, panels=panels,
+        threshold=parse_threshold(threshold), pixel_size=pixel_size, compare=compare, panels=panels,
         max_tiles=max_tiles,
     )  # fmt: skip
     best = metrics["best_threshold"]
     typer.echo(
-        f"{metrics['tiles']} tiles: precision {metrics['precision']:.3f} recall"
-        f" {metrics['recall']:.3f} F1 {metrics['f1']:.3f} IoU {metrics['iou']:.3f}"
-        f" (F1-best threshold {best['threshold']:.2f}: F1 {best['f1']:.3f}, not applied)"
+        f"{metrics['tiles']} tiles, threshold {metrics['threshold']:.3f}: precision"
+        f" {metrics['precision']:.3f} recall {metrics['recall']:.3f} F1 {metrics['f1']:.3f} IoU"
+        f" {metrics['iou']:.3f} (F1-best threshold {best['threshold']:.2f}: F1 {best['f1']:.3f})"
     )
     typer.echo(f"  {EvaluationFolder(out).metrics}")
 

@@ -65,6 +65,27 @@ Precision = Annotated[str, typer.Option(help="auto, 32-true, bf16-mixed, 16-mixe
 Bands = Annotated[str | None, typer.Option(help="source bands as R,G,B, e.g. 3,2,1")]
 
 
+Threshold = Annotated[
+    str,
+    typer.Option(
+        help="landslide when probability >= this (0..1); auto: the model's calibrated one"
+    ),
+]
+
+
+def parse_threshold(text: str) -> float | None:
+    """A threshold in [0, 1], or None for 'auto'."""
+    if text == "auto":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"--threshold {text!r}: expected a number in 0..1 or auto") from None
+    if not 0.0 <= value <= 1.0:
+        raise InputError(f"--threshold {text}: must be between 0 and 1")
+    return value
+
+
 def _option(kind: type, help: str) -> Any:
     return Annotated[kind | None, typer.Option(help=help)]
 
@@ -78,6 +99,11 @@ TRAINING_OPTIONS: dict[str, Any] = {
     "batch_size": _option(int, "default 5"),
     "lr": _option(float, "Adam learning rate (default 1e-3)"),
     "step_size": _option(int, "StepLR period in epochs (default 30)"),
+    "loss": _option(str, "ce (default, the paper's), ce+dice, lovasz, focal; terms joined by +"),
+    "optimizer": _option(str, "adam (default) or adamw"),
+    "weight_decay": _option(float, "Adam L2 / AdamW decoupled weight decay (default 0)"),
+    "schedule": _option(str, "step (default: StepLR), cosine or onecycle"),
+    "warmup_epochs": _option(int, "epochs of linear warm-up (default 0)"),
     "augment": _option(int, "each tile 1x as is + (N-1)x augmented per epoch (default 5)"),
     "crop": _option(int, "train on random crops of this side"),
     "max_tiles": _option(int, "use at most this many tiles"),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from quakeslide.errors import InputError
 from quakeslide.models import model_names
+from quakeslide.models.losses import check_loss_name
 
 
 class TrainConfig(BaseModel):
@@ -24,6 +25,11 @@ class TrainConfig(BaseModel):
     betas: tuple[float, float] = (0.9, 0.999)
     step_size: int = Field(30, ge=1, description="StepLR period in epochs")
     gamma: float = Field(0.1, gt=0)
+    loss: str = Field("ce", description="ce (the paper's), dice, lovasz, focal, joined by +")
+    optimizer: Literal["adam", "adamw"] = "adam"
+    weight_decay: float = Field(0.0, ge=0)
+    schedule: Literal["step", "cosine", "onecycle"] = "step"
+    warmup_epochs: int = Field(0, ge=0, description="linear warm-up before the schedule")
     augment: int = Field(5, ge=1, description="each tile seen this many times per epoch")
     crop: int | None = Field(None, ge=16, description="train on random crops of this side")
     max_tiles: int | None = Field(None, ge=1, description="use at most this many train tiles")
@@ -43,6 +49,17 @@ class TrainConfig(BaseModel):
         if name.lower() not in model_names():
             raise ValueError(f"unknown model {name!r}; known models: {', '.join(model_names())}")
         return name.lower()
+
+    @field_validator("loss")
+    @classmethod
+    def known_loss(cls, name: str) -> str:
+        return check_loss_name(name)
+
+    @model_validator(mode="after")
+    def warmup_within_epochs(self) -> TrainConfig:
+        if self.warmup_epochs >= self.epochs:
+            raise ValueError(f"warmup_epochs {self.warmup_epochs} must be below epochs")
+        return self
 
     @property
     def device(self) -> str:

@@ -6,6 +6,7 @@ second model, EVAL/compare/ holds its metrics and panels/compare_*.png show both
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,28 +37,36 @@ def run_evaluation(
     out: Path,
     plan: ComputePlan,
     split: str | None = None,
-    threshold: float = 0.5,
+    threshold: float | None = 0.5,
     pixel_size: float | None = None,
     compare: Path | None = None,
     panels: int = 4,
     max_tiles: int | None = None,
 ) -> dict:
-    """Evaluate `checkpoint` (and `compare`) and write the folder; returns metrics.json."""
-    if not 0.0 < threshold < 1.0:
+    """Evaluate `checkpoint` (and `compare`) and write the folder; returns metrics.json.
+
+    `threshold` None ('auto'): each model's calibrated threshold.
+    """
+    if threshold is not None and not 0.0 < threshold < 1.0:
         raise InputError(f"threshold {threshold}: must be between 0 and 1")
     tiles = load_tiles(dataset, split, max_tiles)
     pixel_size = pixel_size or tile_pixel_size(dataset, tiles.stems[0])
     checkpoints = [checkpoint] + ([compare] if compare else [])
-    engines, names = [], []
+    engines, names, cuts = [], [], []
     for path in checkpoints:  # every input is checked before anything is written
         net, meta = load_net(path)
         if len(meta.get("classes", CLASS_NAMES)) != len(CLASS_NAMES):
             raise InputError(f"{path}: a model of {meta['classes']}, not landslide / background")
         engines.append(torch_engine(net, plan))
+        cuts.append(replace(engines[-1], calibrated_threshold=meta.get("threshold")).threshold(
+            threshold, path))  # fmt: skip
         names.append(_model_name(path, meta, names))
         check_bands(engines[-1], tiles)
     writable_folder(out)
-    results = [evaluate_model(engine, tiles, threshold, pixel_size) for engine in engines]
+    results = [
+        evaluate_model(engine, tiles, cut, pixel_size)
+        for engine, cut in zip(engines, cuts, strict=True)
+    ]
     context = {"dataset": str(dataset), "split": split, "pixel_size_m": pixel_size}
     folder = EvaluationFolder(out)
     folders = [folder] + ([folder.compare] if compare else [])
@@ -68,7 +77,7 @@ def run_evaluation(
         )
     ]
     curves = {name: result.sweep.curve() for (result, _), name in zip(results, names, strict=True)}
-    plot_pr_curves(curves, threshold, folder.pr_curve_png)
+    plot_pr_curves(curves, cuts[0], folder.pr_curve_png)
     _write_panels(tiles, results, names, folder.panels, panels)
     return written[0]
 

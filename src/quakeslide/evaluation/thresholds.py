@@ -16,6 +16,13 @@ class ThresholdSweep:
         self.positive = np.zeros(BINS, np.int64)
         self.negative = np.zeros(BINS, np.int64)
 
+    @classmethod
+    def from_histograms(cls, positive: np.ndarray, negative: np.ndarray) -> ThresholdSweep:
+        """A sweep from counts made elsewhere (training's validation, on the device)."""
+        sweep = cls()
+        sweep.positive[:], sweep.negative[:] = positive, negative
+        return sweep
+
     def add(self, probability: np.ndarray, truth: np.ndarray) -> None:
         """probability float in [0, 1]; truth 0 / 1 / 255 (ignored)."""
         bins = np.minimum((probability * BINS).astype(np.int64), BINS - 1)

@@ -23,6 +23,18 @@ class Engine:
     predict: Callable[[np.ndarray], np.ndarray]
     bands: int
     description: dict = field(default_factory=dict)
+    calibrated_threshold: float | None = None  # F1-best on the validation tiles, if known
+
+    def threshold(self, wanted: float | None, source: Path) -> float:
+        """`wanted`, or with None ('auto') the model's calibrated threshold."""
+        if wanted is not None:
+            return wanted
+        if self.calibrated_threshold is None:
+            raise InputError(
+                f"{source}: no calibrated threshold (trained before quakeslide recorded one);"
+                " give --threshold 0..1"
+            )
+        return self.calibrated_threshold
 
 
 def torch_engine(net: torch.nn.Module, plan: ComputePlan) -> Engine:
@@ -75,5 +87,5 @@ def onnx_engine(path: Path, threads: int | None = None) -> Engine:
         exp = np.exp(logits)
         return (exp[:, 1] / exp.sum(axis=1)).astype(np.float32)
 
-    return Engine(predict, len(info["mean"]), {"engine": "onnxruntime", "device": "cpu",
-                                               "precision": "32-true"})  # fmt: skip
+    description = {"engine": "onnxruntime", "device": "cpu", "precision": "32-true"}
+    return Engine(predict, len(info["mean"]), description, info.get("threshold"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,9 @@ def choose_engine(
     if checkpoint is None:
         raise InputError("no checkpoint given: quakeslide predict CHECKPOINT SCENE... --out DIR")
     bind_local_gpu()
-    return torch_engine(load_net(checkpoint)[0], plan_compute(device, precision))
+    net, meta = load_net(checkpoint)
+    engine = torch_engine(net, plan_compute(device, precision))
+    return replace(engine, calibrated_threshold=meta.get("threshold"))
 
 
 def predict_scenes(
@@ -35,21 +38,24 @@ def predict_scenes(
     out: Path,
     device: str = "auto",
     precision: str = "auto",
+    threshold: float | None = 0.5,
     **settings: Any,
 ) -> Iterator[tuple[Path, PredictionOutputs | None]]:
     """Map this rank's scenes into `out`; yields (scene, outputs), None for a skipped scene.
 
-    `settings` go to :func:`predict_scene` (threshold, tile, ...). A scene whose outputs
-    all exist was finished by an earlier call and is skipped.
+    `threshold` None: the model's calibrated one. `settings` go to :func:`predict_scene`
+    (tile, batch size, ...). A scene whose outputs all exist was finished by an earlier
+    call and is skipped.
     """
     if not scene_paths:
         raise InputError("no scene given: quakeslide predict CHECKPOINT SCENE... --out DIR")
     scenes = my_scenes(expand_scenes(scene_paths))
     threads = configure_cpu_threads(launch_ranks()[3])
     engine = choose_engine(checkpoint, onnx, device, precision, threads)
+    cut = engine.threshold(threshold, onnx or checkpoint)
     writable_folder(out)
     for scene in scenes:
         if PredictionOutputs.for_scene(scene, out).finished():
             yield scene, None
             continue
-        yield scene, predict_scene(engine, scene, out, **settings)
+        yield scene, predict_scene(engine, scene, out, threshold=cut, **settings)

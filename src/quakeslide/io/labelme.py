@@ -190,8 +190,9 @@ def write_labelme(
     shapes = []
     for p in polygons:
         xy = np.asarray(p.exterior.coords)[:-1]
-        points = np.stack([(xy[:, 0] - transform.c) / transform.a,
-                           (transform.f - xy[:, 1]) / -transform.e], axis=1)  # fmt: skip
+        cols = (xy[:, 0] - transform.c) / transform.a
+        rows = (transform.f - xy[:, 1]) / -transform.e
+        points = np.stack([cols, rows], axis=1)
         shapes.append(
             {
                 "label": label,

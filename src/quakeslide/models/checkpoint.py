@@ -43,9 +43,13 @@ def checkpoint_metadata(
     std: list[float],
     tile_size: int,
     classes: tuple[str, ...] | list[str] = CLASS_NAMES,
+    threshold: float | None = None,
 ) -> dict[str, Any]:
-    """The metadata stored under ``CHECKPOINT_KEY``."""
-    return {
+    """The metadata stored under ``CHECKPOINT_KEY``.
+
+    `threshold`: the F1-best probability threshold on the validation tiles, when known.
+    """
+    meta = {
         "format": CHECKPOINT_FORMAT,
         "model": model,
         "mean": list(mean),
@@ -53,6 +57,9 @@ def checkpoint_metadata(
         "tile_size": tile_size,
         "classes": list(classes),
     }
+    if threshold is not None:
+        meta["threshold"] = threshold
+    return meta
 
 
 def save_net(net: NormalizedNet, metadata: dict[str, Any], path: Path) -> Path:

@@ -38,12 +38,13 @@ def make_scene(
         "crs": spec.crs,
         "transform": spec.transform,
     }
+    image_profile = geotiff_profile(grid, 3, "uint8", None)
+    mask_profile = geotiff_profile(grid, 1, "uint8", None)
     positives = 0
     with (
-        rasterio.open(image_path, "w", photometric="RGB", **geotiff_profile(grid, 3, "uint8", None))
-        as img,
-        rasterio.open(mask_path, "w", **geotiff_profile(grid, 1, "uint8", None)) as msk,
-    ):  # fmt: skip
+        rasterio.open(image_path, "w", photometric="RGB", **image_profile) as img,
+        rasterio.open(mask_path, "w", **mask_profile) as msk,
+    ):
         for window in _windows(spec, block_size):
             rgb, mask = render_window(layout, window)
             img.write(rgb, window=window)

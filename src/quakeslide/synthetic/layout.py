@@ -51,7 +51,7 @@ class SceneLayout:
     Public attributes (CRS coordinates): ``landslides`` (truth: unioned, hole-free polygons),
     ``river`` (water polygon or None), ``gravel_bars``, ``roads`` (road surfaces), ``houses``
     (footprints) and ``fields`` (terraced farmland). The ``*_layer`` attributes, the relief,
-    the scars and the colour tables are what `render` paints from.
+    the scars and the colour tables are what `render_window` paints from.
     """
 
     def __init__(self, spec: SceneSpec) -> None:

@@ -18,7 +18,7 @@ from rasterio.windows import transform as window_transform
 from scipy.ndimage import gaussian_filter
 from shapely import Polygon
 
-from quakeslide.synthetic.layout import SceneLayout
+from quakeslide.synthetic.layout import BurnLayer, SceneLayout
 from quakeslide.synthetic.noise import (
     SENSOR_BANDS,
     Field,
@@ -62,7 +62,7 @@ class Canvas:
     def shape(self) -> tuple[int, int]:
         return self.lit.shape
 
-    def burn(self, layer) -> np.ndarray:
+    def burn(self, layer: BurnLayer) -> np.ndarray:
         return layer.burn(self.box, self.transform, self.shape)
 
 
@@ -93,12 +93,12 @@ def render_window(layout: SceneLayout, window: Window) -> tuple[np.ndarray, np.n
     _paint_fields(canvas, layout)
     _paint_scars(canvas, layout)
     _paint_river(canvas, layout)
-    _paint_table(canvas, canvas.burn(layout.road_layer), layout.road_colours, 0.05, 0.7 / ps,
-                 keys[Field.ROAD])  # fmt: skip
+    roads = canvas.burn(layout.road_layer)
+    _paint_table(canvas, roads, layout.road_colours, 0.05, 0.7 / ps, keys[Field.ROAD])
     shadow = canvas.burn(layout.shadow_layer) > 0
     canvas.rgb[:, shadow] *= 0.42
-    _paint_table(canvas, canvas.burn(layout.roof_layer), layout.roof_colours, 0.04, 1.5 / ps,
-                 keys[Field.ROOF])  # fmt: skip
+    roofs = canvas.burn(layout.roof_layer)
+    _paint_table(canvas, roofs, layout.roof_colours, 0.04, 1.5 / ps, keys[Field.ROOF])
 
     rgb = gaussian_filter(canvas.rgb, sigma=(0, BLUR_SIGMA, BLUR_SIGMA), truncate=PAD / BLUR_SIGMA)
     rgb = rgb[:, PAD:-PAD, PAD:-PAD]

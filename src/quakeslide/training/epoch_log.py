@@ -19,6 +19,7 @@ METRIC_FIELDS = [
     "val_recall",
     "val_f1",
     "val_iou",
+    "val_threshold",
     "lr",
     "epoch_seconds",
 ]
@@ -64,7 +65,7 @@ class EpochCsv(Callback):
         row = {
             "epoch": trainer.current_epoch,
             "loss": self.loss_sum / max(self.loss_count, 1),
-            **{k: metrics.get(k, float("nan")) for k in METRIC_FIELDS[2:7]},
+            **{k: metrics.get(k, float("nan")) for k in METRIC_FIELDS[2:8]},
             "lr": trainer.optimizers[0].param_groups[0]["lr"],
             "epoch_seconds": round(time.perf_counter() - self.started, 2),
         }

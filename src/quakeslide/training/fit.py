@@ -144,6 +144,12 @@ def train(
         betas=config.betas,
         step_size=config.step_size,
         gamma=config.gamma,
+        loss=config.loss,
+        optimizer=config.optimizer,
+        weight_decay=config.weight_decay,
+        schedule=config.schedule,
+        warmup_epochs=config.warmup_epochs,
+        epochs=config.epochs,
         channels_last=plan.train_channels_last,
     )
     if plan.train_channels_last:
@@ -217,7 +223,10 @@ def _same_settings(saved_path: Path, config: TrainConfig) -> None:
         return
     saved = TrainConfig.resolve(saved_path).model_dump()
     changed = [k for k, v in config.model_dump().items() if saved[k] != v]
-    changed = [k for k in changed if k not in RESUME_MAY_CHANGE]
+    if config.schedule != "step":  # cosine and one-cycle are shaped by the epoch count
+        changed = [k for k in changed if k != "num_workers"]
+    else:
+        changed = [k for k in changed if k not in RESUME_MAY_CHANGE]
     if changed:
         raise InputError(
             f"{saved_path.parent}: cannot resume with other settings ({', '.join(changed)});"
@@ -228,5 +237,5 @@ def _same_settings(saved_path: Path, config: TrainConfig) -> None:
 def _metrics(row: dict[str, float] | None) -> dict[str, float] | None:
     if row is None:
         return None
-    names = ("precision", "recall", "f1", "iou")
+    names = ("precision", "recall", "f1", "iou", "threshold")
     return {"epoch": int(row["epoch"]), **{n: row[f"val_{n}"] for n in names}}

@@ -1,4 +1,4 @@
-"""LightningModule: the paper's loss, optimiser and schedule, with landslide-class metrics."""
+"""LightningModule: loss, optimiser and schedule (the paper's by default), landslide metrics."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from typing import Any
 
 import lightning as L
 import torch
-from torch import nn
 
 from quakeslide.classes import IGNORE, LANDSLIDE
 from quakeslide.evaluation.pixel import Confusion
+from quakeslide.evaluation.thresholds import BINS, ThresholdSweep
 from quakeslide.models.checkpoint import CHECKPOINT_KEY, NormalizedNet, checkpoint_metadata
+from quakeslide.models.losses import make_loss
 from quakeslide.training.optimizer import make_adam
+from quakeslide.training.schedules import make_schedule
 
 
 class LandslideSegmenter(L.LightningModule):
@@ -25,14 +27,25 @@ class LandslideSegmenter(L.LightningModule):
         betas: tuple[float, float] = (0.9, 0.999),
         step_size: int = 30,
         gamma: float = 0.1,
+        loss: str = "ce",
+        optimizer: str = "adam",
+        weight_decay: float = 0.0,
+        schedule: str = "step",
+        warmup_epochs: int = 0,
+        epochs: int = 90,
         channels_last: bool = False,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["channels_last"])
         self.layout = torch.channels_last if channels_last else torch.contiguous_format
         self.net = NormalizedNet(model, mean, std)
-        self.loss = nn.CrossEntropyLoss(ignore_index=IGNORE)
+        self.loss = make_loss(loss)
         self.register_buffer("val_counts", torch.zeros(4, dtype=torch.long), persistent=False)
+        # probability histograms of landslide / background pixels, for the threshold sweep
+        self.register_buffer(
+            "val_histograms", torch.zeros(2, BINS, dtype=torch.long), persistent=False
+        )
+        self.calibrated_threshold: float | None = None
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.net(image.contiguous(memory_format=self.layout))
@@ -66,6 +79,10 @@ class LandslideSegmenter(L.LightningModule):
                 (~predicted & ~true & valid).sum(),
             ]
         )
+        probability = torch.softmax(logits.float(), dim=1)[:, LANDSLIDE]
+        bins = (probability * BINS).long().clamp_(max=BINS - 1)
+        for row, pixels in enumerate((true & valid, ~true & valid)):
+            self.val_histograms[row] += torch.bincount(bins[pixels], minlength=BINS)
 
     def on_validation_epoch_end(self) -> None:
         counts = self.trainer.strategy.reduce(self.val_counts.clone(), reduce_op="sum")
@@ -74,13 +91,30 @@ class LandslideSegmenter(L.LightningModule):
         for name in ("precision", "recall", "f1", "iou"):
             # already summed over ranks: sync_dist only averages equal values
             self.log(f"val_{name}", getattr(confusion, name), prog_bar=name == "f1", sync_dist=True)
+        histograms = self.trainer.strategy.reduce(self.val_histograms.clone(), reduce_op="sum")
+        self.val_histograms.zero_()
+        sweep = ThresholdSweep.from_histograms(*histograms.cpu().numpy())
+        self.calibrated_threshold = sweep.best()["threshold"]
+        self.log("val_threshold", self.calibrated_threshold, sync_dist=True)
 
     def configure_optimizers(self):
         hp = self.hparams
-        optimizer = make_adam(self.parameters(), hp.lr, tuple(hp.betas))
-        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, hp.step_size, hp.gamma)
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        optimizer = make_adam(
+            self.parameters(), hp.lr, tuple(hp.betas), hp.weight_decay, hp.optimizer == "adamw"
+        )
+        schedule = make_schedule(
+            optimizer,
+            hp.schedule,
+            hp.epochs,
+            int(self.trainer.estimated_stepping_batches),
+            hp.step_size,
+            hp.gamma,
+            hp.warmup_epochs,
+        )
+        return {"optimizer": optimizer, "lr_scheduler": schedule}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         hp = self.hparams
-        checkpoint[CHECKPOINT_KEY] = checkpoint_metadata(hp.model, hp.mean, hp.std, hp.tile_size)
+        checkpoint[CHECKPOINT_KEY] = checkpoint_metadata(
+            hp.model, hp.mean, hp.std, hp.tile_size, threshold=self.calibrated_threshold
+        )
