@@ -4,7 +4,9 @@ import math
 
 import numpy as np
 import pytest
+import shapely
 from PIL import Image, ImageDraw
+from rasterio.transform import from_origin
 from rasterio.windows import Window
 
 from quakeslide.errors import InputError
@@ -14,6 +16,7 @@ from quakeslide.io.labelme import (
     labelme_image_data,
     read_labelme,
 )
+from quakeslide.io.labelme import write_labelme as write_polygons
 
 H, W = 40, 50
 
@@ -193,3 +196,18 @@ def test_find_labelme_by_image_path_then_stem(tmp_path):
     assert find_labelme(by_path, tmp_path / "scene.tif") == by_path
     with pytest.raises(InputError, match="no Labelme JSON refers to missing.tif"):
         find_labelme(folder, tmp_path / "missing.tif")
+
+
+def test_written_polygons_read_back_in_pixels(tmp_path):
+    """write_labelme: CRS polygons -> pixel points the reader rasterises where they lie."""
+    transform = from_origin(1000.0, 2000.0, 0.5, 0.5)
+    square = shapely.box(1001.0, 1995.0, 1003.0, 1998.0)  # cols 2-6, rows 4-10
+    path = tmp_path / "scene.json"
+    write_polygons(path, "scene.tif", [square], transform, height=16, width=12)
+    doc = json.loads(path.read_text())
+    assert (doc["imagePath"], doc["imageHeight"], doc["imageWidth"]) == ("scene.tif", 16, 12)
+    points = {tuple(p) for p in doc["shapes"][0]["points"]}
+    assert points == {(2.0, 4.0), (6.0, 4.0), (6.0, 10.0), (2.0, 10.0)}
+    mask = read_labelme(path, 16, 12).mask(Window(0, 0, 12, 16))
+    rows, cols = np.nonzero(mask)
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (4, 10, 2, 6)

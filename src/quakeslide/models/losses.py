@@ -27,6 +27,7 @@ def check_loss_name(name: str) -> str:
 
 
 def make_loss(name: str) -> nn.Module:
+    """The loss called `name`: (logits (N, 2, H, W), mask (N, H, W)) -> scalar."""
     terms = check_loss_name(name).split("+")
     if terms == ["ce"]:
         return CrossEntropy()
@@ -94,6 +95,8 @@ class Focal(nn.Module):
 
 
 class SumOfLosses(nn.Module):
+    """The sum of several terms (an all-ignored batch gives NaN with CE in it, as torch's)."""
+
     def __init__(self, terms: list[nn.Module]) -> None:
         super().__init__()
         self.terms = nn.ModuleList(terms)

@@ -106,7 +106,8 @@ class LandslideSegmenter(L.LightningModule):
             optimizer,
             hp.schedule,
             hp.epochs,
-            int(self.trainer.estimated_stepping_batches),
+            # Lightning builds the train loader to count steps: only one-cycle needs them
+            int(self.trainer.estimated_stepping_batches) if hp.schedule == "onecycle" else 0,
             hp.step_size,
             hp.gamma,
             hp.warmup_epochs,

@@ -42,7 +42,7 @@ def make_schedule(
     gamma: float = 0.1,
     warmup_epochs: int = 0,
 ) -> dict[str, Any]:
-    """The Lightning `lr_scheduler` entry for schedule `name`."""
+    """The Lightning `lr_scheduler` entry for schedule `name`; `total_steps`: one-cycle's."""
     if name == "step" and warmup_epochs == 0:
         return {"scheduler": StepLR(optimizer, step_size, gamma), "interval": "epoch"}
     if name == "step":
