@@ -98,7 +98,8 @@ class TileDataset(Dataset):
         dataset = Path(dataset)
         self.stems = list(stems)
         self.images = [read_image(find_image(dataset, s)) for s in self.stems]
-        masks = [np.array(Image.open(DatasetFolder(dataset).mask(s))) for s in self.stems]
+        folder = DatasetFolder(dataset)
+        masks = [np.array(Image.open(folder.mask(s))) for s in self.stems]
         lut = mask_lut(dataset, masks)
         self.masks = [lut[m] for m in masks]
         self.augment, self.seed, self.crop = augment, seed, crop

@@ -96,8 +96,9 @@ def tile_scenes(
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        DatasetFolder(work).images.mkdir()
-        DatasetFolder(work).masks.mkdir()
+        folder = DatasetFolder(work)
+        folder.images.mkdir()
+        folder.masks.mkdir()
         if not scenes:
             scenes = scenes_from_labelme(Path(labels), work / ".embedded")
         refuse_duplicate_stems([Path(s) for s in scenes])
@@ -195,18 +196,19 @@ def _write_tile(
     mask[:inner_h, :inner_w] = source.mask(Window(col, row, inner_w, inner_h), reader.transform)
     mask[~valid] = IGNORE
     stem = f"{scene.stem}_{row}_{col}"
+    folder = DatasetFolder(work)
     transform = window_transform(window, reader.transform)
     if reader.georeferenced:
         reference = {"height": size, "width": size, "crs": reader.crs, "transform": transform}
         profile = geotiff_profile(reference, image.shape[0], "uint8", None)
-        with rasterio.open(DatasetFolder(work).image(stem, ".tif"), "w", **profile) as dst:
+        with rasterio.open(folder.image(stem, ".tif"), "w", **profile) as dst:
             dst.write(image)
     else:
         pixels = np.moveaxis(image, 0, -1)
         Image.fromarray(pixels[..., 0] if image.shape[0] == 1 else pixels).save(
-            DatasetFolder(work).image(stem, ".png")
+            folder.image(stem, ".png")
         )
-    Image.fromarray(mask).save(DatasetFolder(work).mask(stem))
+    Image.fromarray(mask).save(folder.mask(stem))
     labelled = mask != IGNORE
     position = TilePosition(scene.stem, row, col, size, size)
     return {

@@ -6,7 +6,6 @@ second model, EVAL/compare/ holds its metrics and panels/compare_*.png show both
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -57,9 +56,8 @@ def run_evaluation(
         net, meta = load_net(path)
         if len(meta.get("classes", CLASS_NAMES)) != len(CLASS_NAMES):
             raise InputError(f"{path}: a model of {meta['classes']}, not landslide / background")
-        engines.append(torch_engine(net, plan))
-        cuts.append(replace(engines[-1], calibrated_threshold=meta.get("threshold")).threshold(
-            threshold, path))  # fmt: skip
+        engines.append(torch_engine(net, plan, meta.get("threshold")))
+        cuts.append(engines[-1].threshold(threshold, path))
         names.append(_model_name(path, meta, names))
         check_bands(engines[-1], tiles)
     writable_folder(out)
@@ -77,7 +75,7 @@ def run_evaluation(
         )
     ]
     curves = {name: result.sweep.curve() for (result, _), name in zip(results, names, strict=True)}
-    plot_pr_curves(curves, cuts[0], folder.pr_curve_png)
+    plot_pr_curves(curves, dict(zip(names, cuts, strict=True)), folder.pr_curve_png)
     _write_panels(tiles, results, names, folder.panels, panels)
     return written[0]
 

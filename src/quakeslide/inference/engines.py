@@ -37,7 +37,9 @@ class Engine:
         return self.calibrated_threshold
 
 
-def torch_engine(net: torch.nn.Module, plan: ComputePlan) -> Engine:
+def torch_engine(
+    net: torch.nn.Module, plan: ComputePlan, calibrated_threshold: float | None = None
+) -> Engine:
     device = torch.device(plan.device)
     autocast = (
         torch.autocast(device.type, dtype=plan.autocast_dtype)
@@ -56,8 +58,8 @@ def torch_engine(net: torch.nn.Module, plan: ComputePlan) -> Engine:
             logits = net(images)
         return torch.softmax(logits.float(), dim=1)[:, 1].cpu().numpy()
 
-    return Engine(predict, bands, {"engine": "torch", "device": plan.device,
-                                   "precision": plan.precision})  # fmt: skip
+    description = {"engine": "torch", "device": plan.device, "precision": plan.precision}
+    return Engine(predict, bands, description, calibrated_threshold)
 
 
 def onnx_engine(path: Path, threads: int | None = None) -> Engine:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,7 @@ def choose_engine(
         raise InputError("no checkpoint given: quakeslide predict CHECKPOINT SCENE... --out DIR")
     bind_local_gpu()
     net, meta = load_net(checkpoint)
-    engine = torch_engine(net, plan_compute(device, precision))
-    return replace(engine, calibrated_threshold=meta.get("threshold"))
+    return torch_engine(net, plan_compute(device, precision), meta.get("threshold"))
 
 
 def predict_scenes(
