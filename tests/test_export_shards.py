@@ -42,16 +42,17 @@ def test_export_matches_torch_on_random_input_of_any_size(exported):
     assert onnx_path.exists() and difference < 1e-3
 
 
-def test_predict_with_onnx_equals_predict_with_torch(exported, tmp_path):
+@pytest.mark.parametrize("tta", ["none", "d4"])
+def test_predict_with_onnx_equals_predict_with_torch(exported, tmp_path, tta):
     checkpoint, onnx_path, _ = exported
     scene = write_geotiff(tmp_path / "s.tif", random_rgb(150, 210, seed=3))
-    options = ["--tile", "64", "--device", "cpu", "--precision", "32-true"]
+    options = ["--tile", "64", "--device", "cpu", "--precision", "32-true", "--tta", tta]
     by_torch = runner.invoke(
         app, ["predict", str(checkpoint), str(scene), "--out", str(tmp_path / "t"), *options]
     )
     by_onnx = runner.invoke(
         app, ["predict", str(scene), "--onnx", str(onnx_path), "--out", str(tmp_path / "o"),
-              "--tile", "64"]
+              "--tile", "64", "--tta", tta]
     )  # fmt: skip
     assert by_torch.exit_code == 0 and by_onnx.exit_code == 0, by_onnx.output
     with (
@@ -60,7 +61,7 @@ def test_predict_with_onnx_equals_predict_with_torch(exported, tmp_path):
     ):
         assert np.abs(a.read(1).astype(int) - b.read(1).astype(int)).max() <= 1
     summary = json.loads((tmp_path / "o" / "s_summary.json").read_text())
-    assert summary["engine"] == "onnxruntime"
+    assert summary["engine"] == "onnxruntime" and summary.get("tta", "none") == tta
 
 
 def test_each_torchrun_rank_maps_its_own_scenes(exported, tmp_path, monkeypatch):

@@ -79,17 +79,18 @@ def border_mask(length: int, tile: int, overlap: int) -> np.ndarray:
     return mask
 
 
-def seam_errors(overlap: int) -> tuple[float, float, float]:
+def seam_errors(overlap: int, tta: str = "none") -> tuple[float, float, float]:
     """Windowed vs single whole-scene forward of a CNN: (max, border mean, interior mean)."""
     import torch
 
     from quakeslide.device import plan_compute
     from quakeslide.inference.engines import torch_engine
+    from quakeslide.inference.tta import with_tta
     from quakeslide.models.checkpoint import NormalizedNet
 
     torch.manual_seed(0)
     net = NormalizedNet("linknet", [0.5] * 3, [0.25] * 3).eval()
-    predict = torch_engine(net, plan_compute("cpu", "32-true")).predict
+    predict = with_tta(torch_engine(net, plan_compute("cpu", "32-true")), tta).predict
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:320, 0:320]
     smooth = (np.sin(yy / 17.0) + np.cos(xx / 23.0)) * 60 + 128
@@ -108,10 +109,11 @@ def seam_errors(overlap: int) -> tuple[float, float, float]:
     return float(diff.max()), float(diff[on_border].mean()), float(diff[~on_border].mean())
 
 
-def test_blended_windows_show_no_seams():
+@pytest.mark.parametrize("tta", ["none", "d4"])
+def test_blended_windows_show_no_seams(tta):
     """With overlap, errors on window edges are no larger than inside; without, they are."""
-    _, border, interior = seam_errors(overlap=32)
-    _, border_hard, interior_hard = seam_errors(overlap=0)
+    _, border, interior = seam_errors(overlap=32, tta=tta)
+    _, border_hard, interior_hard = seam_errors(overlap=0, tta=tta)
     assert border <= 2 * interior + 1e-4
     # the check can see seams: hard window edges stand out, and blending removes that
     assert border_hard > 1.5 * interior_hard

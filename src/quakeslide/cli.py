@@ -9,6 +9,8 @@ import typer
 
 from quakeslide.allocator import keep_freed_memory
 from quakeslide.cli_options import (
+    MODEL_HELP,
+    TTA,
     Bands,
     Device,
     Precision,
@@ -189,11 +191,12 @@ def study(
 def predict(
     paths: Annotated[
         list[Path],
-        typer.Argument(help="CHECKPOINT (.ckpt), then scenes or folders; --onnx: scenes"),
+        typer.Argument(help=f"MODEL: {MODEL_HELP}; then scenes or folders; --onnx: scenes"),
     ],
     out: Annotated[Path, typer.Option(help="output folder")],
     onnx: Annotated[Path | None, typer.Option(help="an exported model, run by onnxruntime")] = None,
     threshold: Threshold = "0.5",
+    tta: TTA = "none",
     min_area: Annotated[float, typer.Option(help="drop smaller polygons (m2, or pixels)")] = 0.0,
     tile: Annotated[int, typer.Option(help="window side in pixels")] = 256,
     overlap: Annotated[int | None, typer.Option(help="window overlap, default tile / 4")] = None,
@@ -215,9 +218,9 @@ def predict(
     checkpoint = paths[0] if onnx is None else None
     scene_paths = list(paths) if onnx is not None else list(paths[1:])
     done = predict_scenes(
-        checkpoint, onnx, scene_paths, out, device, precision,
-        threshold=parse_threshold(threshold), min_area_m2=min_area, tile=tile, overlap=overlap,
-        batch_size=batch_size, bands=parse_ints(bands, "--bands"), pixel_size=pixel_size,
+        checkpoint, onnx, scene_paths, out, device, precision, parse_threshold(threshold), tta,
+        min_area_m2=min_area, tile=tile, overlap=overlap, batch_size=batch_size,
+        bands=parse_ints(bands, "--bands"), pixel_size=pixel_size,
     )  # fmt: skip
     for scene, outputs in done:
         if outputs is None:
@@ -248,17 +251,18 @@ def export(
 @app.command()
 @one_line_errors
 def evaluate(
-    checkpoint: Annotated[Path, typer.Argument(help="trained checkpoint (.ckpt)")],
+    checkpoint: Annotated[Path, typer.Argument(help=MODEL_HELP)],
     dataset: Annotated[Path, typer.Argument(help="tile dataset (images/, masks/)")],
     out: Annotated[Path, typer.Option(help="evaluation folder")],
     split: Annotated[str | None, typer.Option(help="evaluate the tiles of <split>.txt")] = None,
     threshold: Threshold = "0.5",
+    tta: TTA = "none",
     pixel_size: Annotated[
         float | None,
         typer.Option(help="metres per pixel, for size classes in m2 (read from GeoTIFF tiles)"),
     ] = None,
     compare: Annotated[
-        Path | None, typer.Option(help="a second checkpoint, shown side by side on the same tiles")
+        Path | None, typer.Option(help="a second model, shown side by side on the same tiles")
     ] = None,
     panels: Annotated[int, typer.Option(help="tiles per panel figure (best / worst)")] = 4,
     max_tiles: Annotated[int | None, typer.Option(help="evaluate only the first N tiles")] = None,
@@ -274,7 +278,7 @@ def evaluate(
     metrics = run_evaluation(
         checkpoint, dataset, out, plan_compute(device, precision), split=split,
         threshold=parse_threshold(threshold), pixel_size=pixel_size, compare=compare, panels=panels,
-        max_tiles=max_tiles,
+        max_tiles=max_tiles, tta=tta,
     )  # fmt: skip
     best = metrics["best_threshold"]
     typer.echo(
@@ -289,9 +293,7 @@ def evaluate(
 @one_line_errors
 def report(
     folder: Annotated[Path, typer.Argument(help="run, cv, study, evaluation or prediction folder")],
-    out: Annotated[Path, typer.Option(help="HTML file; markdown twin beside it")] = Path(
-        "report.html"
-    ),
+    out: Annotated[Path, typer.Option(help="HTML page, markdown beside")] = Path("report.html"),
 ) -> None:
     """One self-contained HTML page (figures embedded) of a result folder, plus markdown."""
     from quakeslide.reporting.write_report import write_report

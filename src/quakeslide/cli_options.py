@@ -65,6 +65,13 @@ Precision = Annotated[str, typer.Option(help="auto, 32-true, bf16-mixed, 16-mixe
 Bands = Annotated[str | None, typer.Option(help="source bands as R,G,B, e.g. 3,2,1")]
 
 
+TTA = Annotated[
+    str,
+    typer.Option(
+        help="test-time augmentation: none, flip (4 mirrored views) or d4 (8: rotations too)"
+    ),
+]
+MODEL_HELP = "checkpoint (.ckpt), run or cv folder, or several joined by commas (an ensemble)"
 Threshold = Annotated[
     str,
     typer.Option(

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
-from quakeslide.classes import CLASS_NAMES
 from quakeslide.data.dataset import TileDataset, find_image
 from quakeslide.device import ComputePlan
 from quakeslide.errors import InputError
@@ -23,9 +22,9 @@ from quakeslide.evaluation.evaluate import (
     write_evaluation,
 )
 from quakeslide.folders import EvaluationFolder
-from quakeslide.inference.engines import torch_engine
+from quakeslide.inference.ensemble import load_models
+from quakeslide.inference.tta import check_tta_name, with_tta
 from quakeslide.io.raster import writable_folder
-from quakeslide.models.checkpoint import load_net
 from quakeslide.reporting.panels import ModelView, PanelTile, plot_panels
 from quakeslide.reporting.pr_curve import plot_pr_curves
 
@@ -41,31 +40,32 @@ def run_evaluation(
     compare: Path | None = None,
     panels: int = 4,
     max_tiles: int | None = None,
+    tta: str = "none",
 ) -> dict:
     """Evaluate `checkpoint` (and `compare`) and write the folder; returns metrics.json.
 
-    `threshold` None ('auto'): each model's calibrated threshold.
+    Either may name an ensemble (:mod:`quakeslide.inference.ensemble`). `threshold` None
+    ('auto'): each model's calibrated threshold; `tta` applies to both models.
     """
     if threshold is not None and not 0.0 < threshold < 1.0:
         raise InputError(f"threshold {threshold}: must be between 0 and 1")
+    check_tta_name(tta)
     tiles = load_tiles(dataset, split, max_tiles)
     pixel_size = pixel_size or tile_pixel_size(dataset, tiles.stems[0])
     checkpoints = [checkpoint] + ([compare] if compare else [])
     engines, names, cuts = [], [], []
     for path in checkpoints:  # every input is checked before anything is written
-        net, meta = load_net(path)
-        if len(meta.get("classes", CLASS_NAMES)) != len(CLASS_NAMES):
-            raise InputError(f"{path}: a model of {meta['classes']}, not landslide / background")
-        engines.append(torch_engine(net, plan, meta.get("threshold")))
-        cuts.append(engines[-1].threshold(threshold, path))
-        names.append(_model_name(path, meta, names))
-        check_bands(engines[-1], tiles)
+        engine, name = load_models(path, plan)
+        engines.append(with_tta(engine, tta))
+        cuts.append(engine.threshold(threshold, path))
+        names.append(name if name not in names else f"{name} ({Path(path).stem})")
+        check_bands(engine, tiles)
     writable_folder(out)
     results = [
         evaluate_model(engine, tiles, cut, pixel_size)
         for engine, cut in zip(engines, cuts, strict=True)
     ]
-    context = {"dataset": str(dataset), "split": split, "pixel_size_m": pixel_size}
+    context = {"dataset": str(dataset), "split": split, "pixel_size_m": pixel_size, "tta": tta}
     folder = EvaluationFolder(out)
     folders = [folder] + ([folder.compare] if compare else [])
     written = [
@@ -86,11 +86,6 @@ def tile_pixel_size(dataset: Path, stem: str) -> float | None:
         if src.crs is None or src.crs.is_geographic or src.transform.is_identity:
             return None
         return abs(src.transform.a) * src.crs.linear_units_factor[1]
-
-
-def _model_name(path: Path, meta: dict, taken: list[str]) -> str:
-    name = meta.get("model", Path(path).stem)
-    return name if name not in taken else f"{name} ({Path(path).stem})"
 
 
 def _write_panels(

@@ -9,24 +9,33 @@ from typing import Any
 from quakeslide.device import configure_cpu_threads, plan_compute
 from quakeslide.errors import InputError
 from quakeslide.folders import PredictionOutputs
-from quakeslide.inference.engines import Engine, onnx_engine, torch_engine
+from quakeslide.inference.engines import Engine, onnx_engine
+from quakeslide.inference.ensemble import load_models
 from quakeslide.inference.predict import predict_scene
 from quakeslide.inference.shards import bind_local_gpu, launch_ranks, my_scenes
+from quakeslide.inference.tta import check_tta_name, with_tta
 from quakeslide.io.raster import expand_scenes, writable_folder
-from quakeslide.models.checkpoint import load_net
 
 
 def choose_engine(
-    checkpoint: Path | None, onnx: Path | None, device: str, precision: str, threads: int
+    checkpoint: Path | None,
+    onnx: Path | None,
+    device: str,
+    precision: str,
+    threads: int,
+    tta: str = "none",
 ) -> Engine:
-    """onnxruntime for an exported model, else the checkpoint's net on this rank's device."""
+    """onnxruntime for an exported model, else the checkpoints' nets on this rank's device.
+
+    `checkpoint` may name an ensemble (see :mod:`quakeslide.inference.ensemble`).
+    """
     if onnx is not None:
-        return onnx_engine(onnx, threads)
+        return with_tta(onnx_engine(onnx, threads), tta)
     if checkpoint is None:
         raise InputError("no checkpoint given: quakeslide predict CHECKPOINT SCENE... --out DIR")
     bind_local_gpu()
-    net, meta = load_net(checkpoint)
-    return torch_engine(net, plan_compute(device, precision), meta.get("threshold"))
+    engine, _ = load_models(checkpoint, plan_compute(device, precision))
+    return with_tta(engine, tta)
 
 
 def predict_scenes(
@@ -37,19 +46,21 @@ def predict_scenes(
     device: str = "auto",
     precision: str = "auto",
     threshold: float | None = 0.5,
+    tta: str = "none",
     **settings: Any,
 ) -> Iterator[tuple[Path, PredictionOutputs | None]]:
     """Map this rank's scenes into `out`; yields (scene, outputs), None for a skipped scene.
 
-    `threshold` None: the model's calibrated one. `settings` go to :func:`predict_scene`
-    (tile, batch size, ...). A scene whose outputs all exist was finished by an earlier
-    call and is skipped.
+    `threshold` None: the model's calibrated one; `tta`: see :mod:`quakeslide.inference.tta`.
+    `settings` go to :func:`predict_scene` (tile, batch size, ...). A scene whose outputs
+    all exist was finished by an earlier call and is skipped.
     """
     if not scene_paths:
         raise InputError("no scene given: quakeslide predict CHECKPOINT SCENE... --out DIR")
+    check_tta_name(tta)
     scenes = my_scenes(expand_scenes(scene_paths))
     threads = configure_cpu_threads(launch_ranks()[3])
-    engine = choose_engine(checkpoint, onnx, device, precision, threads)
+    engine = choose_engine(checkpoint, onnx, device, precision, threads, tta)
     cut = engine.threshold(threshold, onnx or checkpoint)
     writable_folder(out)
     for scene in scenes:
