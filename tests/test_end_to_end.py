@@ -45,7 +45,7 @@ def test_prediction_rasters_share_the_scene_grid(demo_run):
 def test_polygons_summary_quicklook_report(demo_run):
     out, result = demo_run
     outputs = result["outputs"]
-    meta, _, geometries, fields = pyogrio.raw.read(outputs["landslides"])
+    meta, _, geometries, fields = pyogrio.raw.read(outputs["landslides"], layer="landslides")
     assert CRS.from_user_input(meta["crs"]) == CRS.from_epsg(32648)
     names = list(meta["fields"])
     for field in ("id", "area_m2", "perimeter_m", "centroid_x", "centroid_y", "mean_prob"):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.io import DatasetWriter
 from rasterio.windows import Window
@@ -25,11 +26,24 @@ from quakeslide.inference.sliding import RowBand, predict_rows
 from quakeslide.io.raster import (
     atomic_path,
     band_pass_cache_mb,
+    copy_as_cog,
     geotiff_profile,
+    scratch_path,
     with_bounded_gdal_cache,
 )
 from quakeslide.io.regions import BandRegions, Region
 from quakeslide.io.scene import SceneReader, open_scene_reader
+from quakeslide.io.styles import (
+    MASK_DESCRIPTION,
+    PROBABILITY_DESCRIPTION,
+    TIFF_MASK_COLOURS,
+    add_default_style,
+    category_names_xml,
+    mask_qml,
+    outline_qml,
+    probability_qml,
+    world_file_text,
+)
 from quakeslide.io.vectors import LandslideWriter, iter_landslides
 from quakeslide.reporting.quicklook import MAX_SIDE, Outlines, save_quicklook
 from quakeslide.reporting.thumbnail import Thumbnail
@@ -81,20 +95,24 @@ def predict_scene(
         with contextlib.ExitStack() as stack:
             cache_mb = band_pass_cache_mb(reader.rows_bytes(tile), reader.width, outputs=3)
             stack.enter_context(rasterio.Env(GDAL_CACHEMAX=cache_mb))
-            # entered first, renamed last: vector outputs appear only once the rasters have
-            vector_tmp = replace(
-                outputs,
-                **{name: stack.enter_context(atomic_path(getattr(outputs, name)))
-                   for name in ("landslides", "summary", "quicklook")},
+            # entered first, renamed last: vector outputs and styles appear only once the
+            # rasters have
+            later = ("landslides", "summary", "quicklook", "probability_style", "mask_style",
+                     "mask_categories", "quicklook_world")  # fmt: skip
+            final_tmp = replace(
+                outputs, **{name: stack.enter_context(atomic_path(getattr(outputs, name)))
+                            for name in ("probability", "mask", *later)},
             )  # fmt: skip
-            prob_tmp = stack.enter_context(atomic_path(outputs.probability))
-            mask_tmp = stack.enter_context(atomic_path(outputs.mask))
+            # streamed into scratch files, then copied as COGs into place
+            prob_stream = stack.enter_context(scratch_path(outputs.probability))
+            mask_stream = stack.enter_context(scratch_path(outputs.mask))
             prob_dst = stack.enter_context(
-                rasterio.open(prob_tmp, "w", **geotiff_profile(grid, 1, "uint8", None))
+                rasterio.open(prob_stream, "w", **geotiff_profile(grid, 1, "uint8", None))
             )
             mask_dst = stack.enter_context(
-                rasterio.open(mask_tmp, "w", **geotiff_profile(grid, 1, "uint8", MASK_NODATA))
+                rasterio.open(mask_stream, "w", **geotiff_profile(grid, 1, "uint8", MASK_NODATA))
             )
+            describe_rasters(prob_dst, mask_dst)
             raster_io = threading.Lock()
 
             def read(window: Window) -> tuple[np.ndarray, np.ndarray]:
@@ -107,28 +125,52 @@ def predict_scene(
             thumbnail = Thumbnail(reader.height, reader.width, len(reader.bands), MAX_SIDE)
 
             outlines = Outlines(thumbnail.out_h, thumbnail.out_w, reader.transform, thumbnail.scale)
-            polygons = LandslideWriter(vector_tmp.landslides, reader.crs)
+            polygons = LandslideWriter(final_tmp.landslides, reader.crs)
             sink = BandSink(
                 reader, prob_dst, mask_dst, threshold, thumbnail, raster_io, outlines, polygons,
                 min_area_m2, pixel_size,
             )  # fmt: skip
             area_px, area_m2 = run_behind(bands_out, sink.consume, depth=1)
             polygons.finish()
+            add_default_style(final_tmp.landslides, "landslides", "geom", outline_qml())
             summary = inventory_summary(
                 reader.path, area_px, area_m2, threshold, engine.description
             )
-            with atomic_path(vector_tmp.summary) as tmp:
-                tmp.write_text(json.dumps(summary, indent=2))
+            final_tmp.summary.write_text(json.dumps(summary, indent=2))
+            write_styles(final_tmp, threshold, reader.transform, thumbnail.scale)
             quicklook = outlines.over(thumbnail.picture())
             with ThreadPoolExecutor(1) as pool:
                 # the PNG encoder runs without the GIL; rasterio's overviews hold it, so
                 # anything else in Python waits for them (measured: 0.2 s of 6 s at 4000 px)
-                png = pool.submit(save_quicklook, quicklook, vector_tmp.quicklook)
+                png = pool.submit(save_quicklook, quicklook, final_tmp.quicklook)
                 with rasterio.Env(GDAL_NUM_THREADS=2):  # 1.6x faster overviews
                     prob_dst.build_overviews([2, 4, 8, 16], Resampling.average)
                     mask_dst.build_overviews([2, 4, 8, 16], Resampling.nearest)
+                prob_dst.close()
+                mask_dst.close()
+                copy_as_cog(prob_stream, final_tmp.probability)
+                copy_as_cog(mask_stream, final_tmp.mask)
                 png.result()
     return outputs
+
+
+def describe_rasters(prob_dst: DatasetWriter, mask_dst: DatasetWriter) -> None:
+    """Band descriptions; probability read as 0..1 through its scale; the mask's colours."""
+    prob_dst.set_band_description(1, PROBABILITY_DESCRIPTION)
+    prob_dst.scales = (1 / 255,)
+    prob_dst.offsets = (0.0,)
+    mask_dst.set_band_description(1, MASK_DESCRIPTION)
+    mask_dst.write_colormap(1, {**TIFF_MASK_COLOURS, MASK_NODATA: (0, 0, 0, 255)})
+
+
+def write_styles(
+    outputs: PredictionOutputs, threshold: float, transform: Affine, scale: tuple[float, float]
+) -> None:
+    """The QGIS styles of both rasters, the mask's category names, the quicklook's world file."""
+    outputs.probability_style.write_text(probability_qml(threshold))
+    outputs.mask_style.write_text(mask_qml())
+    outputs.mask_categories.write_text(category_names_xml())
+    outputs.quicklook_world.write_text(world_file_text(transform, scale))
 
 
 @dataclass

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import rasterio
+import rasterio.shutil
 from rasterio.io import DatasetReader
 
 from quakeslide.errors import InputError
@@ -60,6 +61,35 @@ def atomic_path(final: Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def scratch_path(beside: Path) -> Iterator[Path]:
+    """A hidden temporary path beside `beside`, removed when the block ends, however."""
+    beside = Path(beside)
+    fd, name = tempfile.mkstemp(
+        prefix=f".{beside.stem}.", suffix=f".stream{beside.suffix}", dir=beside.parent
+    )
+    os.close(fd)
+    scratch = Path(name)
+    scratch.unlink()
+    try:
+        yield scratch
+    finally:
+        scratch.unlink(missing_ok=True)
+
+
+def copy_as_cog(source: Path, target: Path, threads: int = 2) -> Path:
+    """Copy a tiled GeoTIFF with overviews to a Cloud Optimized GeoTIFF (GDAL's COG
+    driver: overviews before the full resolution), keeping its overviews, colour table,
+    descriptions, scales and mask. It reads and writes block by block: memory stays flat.
+    """
+    with rasterio.Env(GDAL_NUM_THREADS=threads):
+        rasterio.shutil.copy(
+            source, target, driver="COG", COMPRESS="DEFLATE", LEVEL=1, PREDICTOR="2",
+            BLOCKSIZE=TILE, OVERVIEWS="FORCE_USE_EXISTING", NUM_THREADS=threads,
+        )  # fmt: skip
+    return target
 
 
 GDAL_CACHE_MB = 128

@@ -1,0 +1,124 @@
+"""What makes predict's outputs open in QGIS as a readable map with no clicks.
+
+QGIS loads `<raster stem>.qml` beside a raster as its style, and a GeoPackage's
+`layer_styles` row marked useAsDefault as a layer's style (the QGIS GeoPackage styling
+extension). GDAL reads category names from the PAM sidecar `<file>.aux.xml`. A world file
+places a plain picture (the quicklook) on the map.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+from affine import Affine
+
+from quakeslide.classes import CLASS_NAMES, LANDSLIDE
+
+LANDSLIDE_RGBA = (230, 30, 30, 255)
+MASK_COLOURS = {0: (0, 0, 0, 0), LANDSLIDE: LANDSLIDE_RGBA}  # background transparent
+# a TIFF palette holds no alpha: there the background is black (nodata stays nodata)
+TIFF_MASK_COLOURS = {0: (0, 0, 0, 255), LANDSLIDE: LANDSLIDE_RGBA}
+PROBABILITY_DESCRIPTION = "landslide probability"
+MASK_DESCRIPTION = "landslide mask (0 background, 1 landslide)"
+
+_HEADER = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+
+
+def _hex(rgba: tuple[int, int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgba[:3])
+
+
+def probability_qml(threshold: float) -> str:
+    """A yellow-to-red ramp from `threshold` to 1 (values read 0..1); transparent below."""
+    stops = [(threshold, (255, 220, 0, 150), f"{threshold:.2f}"), (1.0, LANDSLIDE_RGBA, "1")]
+    items = "\n".join(
+        f'          <item value="{value:.6g}" color="{_hex(rgba)}" alpha="{rgba[3]}"'
+        f" label={quoteattr(label)}/>"
+        for value, rgba, label in stops
+    )
+    return (
+        f'{_HEADER}<qgis version="3.28" styleCategories="Symbology">\n  <pipe>\n'
+        f'    <rasterrenderer type="singlebandpseudocolor" band="1" opacity="1" alphaBand="-1"'
+        f' classificationMin="{threshold:.6g}" classificationMax="1">\n'
+        "      <rasterTransparency/>\n      <rastershader>\n"
+        '        <colorrampshader colorRampType="INTERPOLATED" classificationMode="1"'
+        ' clip="1">\n'
+        f"{items}\n        </colorrampshader>\n      </rastershader>\n"
+        "    </rasterrenderer>\n  </pipe>\n</qgis>\n"
+    )
+
+
+def mask_qml() -> str:
+    """A palette: landslide red, background transparent."""
+    entries = "\n".join(
+        f'        <paletteEntry value="{value}" color="{_hex(rgba)}" alpha="{rgba[3]}"'
+        f" label={quoteattr(CLASS_NAMES[value])}/>"
+        for value, rgba in MASK_COLOURS.items()
+    )
+    return (
+        f'{_HEADER}<qgis version="3.28" styleCategories="Symbology">\n  <pipe>\n'
+        '    <rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1">\n'
+        f"      <rasterTransparency/>\n      <colorPalette>\n{entries}\n"
+        "      </colorPalette>\n    </rasterrenderer>\n  </pipe>\n</qgis>\n"
+    )
+
+
+def outline_qml() -> str:
+    """Polygons as red outlines with no fill, so the imagery under them stays visible."""
+    red = ",".join(map(str, LANDSLIDE_RGBA))
+    props = {"color": "0,0,0,0", "style": "no", "outline_color": red, "outline_style": "solid",
+             "outline_width": "0.6", "outline_width_unit": "MM"}  # fmt: skip
+    options = "\n".join(f'            <prop k="{k}" v="{v}"/>' for k, v in props.items())
+    return (
+        f'{_HEADER}<qgis version="3.28" styleCategories="Symbology">\n'
+        '  <renderer-v2 type="singleSymbol" symbollevels="0" enableorderby="0">\n'
+        "    <symbols>\n"
+        '      <symbol type="fill" name="0" alpha="1" clip_to_extent="1">\n'
+        '        <layer class="SimpleFill" enabled="1" pass="0" locked="0">\n'
+        f"{options}\n        </layer>\n      </symbol>\n    </symbols>\n"
+        "  </renderer-v2>\n</qgis>\n"
+    )
+
+
+def category_names_xml(names: tuple[str, ...] = CLASS_NAMES) -> str:
+    """GDAL PAM sidecar naming the mask's values (value i is names[i])."""
+    categories = "".join(f"<Category>{escape(name)}</Category>" for name in names)
+    return (
+        '<PAMDataset>\n  <PAMRasterBand band="1">\n'
+        f"    <CategoryNames>{categories}</CategoryNames>\n"
+        "  </PAMRasterBand>\n</PAMDataset>\n"
+    )
+
+
+def add_default_style(gpkg: Path, layer: str, geometry_column: str, qml: str) -> None:
+    """Store `qml` in the GeoPackage's layer_styles table as `layer`'s default style."""
+    with sqlite3.connect(gpkg) as db:
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS layer_styles (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " f_table_catalog TEXT(256), f_table_schema TEXT(256), f_table_name TEXT(256),"
+            " f_geometry_column TEXT(256), styleName TEXT(30), styleQML TEXT, styleSLD TEXT,"
+            " useAsDefault BOOLEAN, description TEXT, owner TEXT(30), ui TEXT(30),"
+            " update_time DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"
+        )
+        db.execute(
+            "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier)"
+            " VALUES ('layer_styles', 'attributes', 'layer_styles')"
+        )
+        db.execute(
+            "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name,"
+            " f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description,"
+            " owner, ui) VALUES ('', '', ?, ?, ?, ?, '', 1, 'written by quakeslide', '', '')",
+            (layer, geometry_column, layer, qml),
+        )
+    db.close()
+
+
+def world_file_text(transform: Affine, scale: tuple[float, float]) -> str:
+    """World file of a picture of the scene, `scale` picture pixels per scene pixel (rows,
+    columns): pixel sizes, rotations, then the centre of the top-left picture pixel."""
+    picture = transform * Affine.scale(1 / scale[1], 1 / scale[0])
+    x, y = picture * (0.5, 0.5)
+    values = (picture.a, picture.d, picture.b, picture.e, x, y)
+    return "\n".join(f"{v:.10f}" for v in values) + "\n"
