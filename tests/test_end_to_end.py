@@ -78,6 +78,7 @@ def test_run_folder_and_checkpoint(demo_run):
     assert payload[CHECKPOINT_KEY]["model"] == "linknet"
     net, meta = load_net(run / "checkpoints" / "best.ckpt")
     assert meta["tile_size"] == TINY.tile
+    assert meta["pixel_size_m"] == pytest.approx(0.61)  # the synthetic tiles are georeferenced
     with torch.no_grad():
         assert net(torch.rand(1, 3, 50, 70)).shape == (1, 2, 50, 70)
 

@@ -106,3 +106,70 @@ def test_bad_model_files_and_output_folders(exported, tmp_path):
     for name in ("o1", "o2", "o3"):
         assert not (tmp_path / name).exists()
     assert not (tmp_path / "x.onnx").exists()
+
+
+@pytest.fixture(scope="module")
+def deepness_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("deepness")
+    torch.manual_seed(0)
+    net = NormalizedNet("linknet", [0.4, 0.5, 0.6], [0.2, 0.25, 0.3])
+    meta = checkpoint_metadata(
+        "linknet", [0.4, 0.5, 0.6], [0.2, 0.25, 0.3], 64, threshold=0.42, pixel_size_m=0.61
+    )
+    checkpoint = save_net(net, meta, folder / "model.ckpt")
+    out = folder / "deepness.onnx"
+    result = runner.invoke(app, ["export", str(checkpoint), "--out", str(out), "--deepness"])
+    assert result.exit_code == 0, result.output
+    return checkpoint, out
+
+
+def test_deepness_export_loads_and_runs_as_deepness_feeds_it(deepness_model):
+    import onnx
+    import onnxruntime as ort
+
+    from quakeslide.models.checkpoint import load_net
+
+    checkpoint, path = deepness_model
+    model = onnx.load(str(path))
+    assert model.ir_version <= 9  # what onnxruntime <= 1.17 loads
+    assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) <= 20
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (inp,), (out,) = session.get_inputs(), session.get_outputs()
+    assert inp.shape == [1, 3, 64, 64] and out.shape == [1, 2, 64, 64]  # static, square
+    # as Deepness does: a uint8 NHWC tile / 255, transposed to NCHW
+    tile = np.random.default_rng(0).integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
+    image = (tile / 255.0).astype(np.float32).transpose(0, 3, 1, 2)
+    probability = session.run(None, {inp.name: image})[0]
+    np.testing.assert_allclose(probability.sum(axis=1), 1.0, atol=1e-5)
+    net, _ = load_net(checkpoint)
+    with torch.inference_mode():
+        expected = torch.softmax(net(torch.from_numpy(image)), dim=1).numpy()
+    np.testing.assert_allclose(probability, expected, atol=1e-4)
+    meta = {k: json.loads(v) for k, v in session.get_modelmeta().custom_metadata_map.items()}
+    assert meta["model_type"] == "Segmentor"
+    assert meta["class_names"] == {"0": "background", "1": "landslide"}
+    assert meta["tile_size"] == meta["tiles_size"] == 64 and meta["tiles_overlap"] == 25
+    assert meta["seg_thresh"] == pytest.approx(0.42)
+    assert meta["resolution"] == pytest.approx(61.0)  # cm per pixel, from the checkpoint
+
+
+def test_deepness_tile_and_resolution_options(deepness_model, tmp_path):
+    import onnxruntime as ort
+
+    checkpoint, _ = deepness_model
+    out = tmp_path / "d128.onnx"
+    args = ["export", str(checkpoint), "--out", str(out), "--deepness", "--tile", "128"]
+    result = runner.invoke(app, [*args, "--resolution", "50"])
+    assert result.exit_code == 0, result.output
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape == [1, 3, 128, 128]
+    assert json.loads(session.get_modelmeta().custom_metadata_map["resolution"]) == 50
+
+
+@pytest.mark.parametrize("args,message", [(["--opset", "0"], "--opset 0"),
+                                          (["--deepness", "--tile", "8"], "--tile 8")])  # fmt: skip
+def test_bad_export_options_give_one_line(tmp_path, args, message):
+    checkpoint = save_checkpoint(tmp_path / "model.ckpt")
+    out = tmp_path / "m.onnx"
+    result = runner.invoke(app, ["export", str(checkpoint), "--out", str(out), *args])
+    assert message in one_error_line(result) and not out.exists()

@@ -236,14 +236,18 @@ def predict(
 def export(
     checkpoint: Annotated[Path, typer.Argument(help="trained checkpoint (.ckpt)")],
     out: Annotated[Path, typer.Option(help="ONNX file to write")] = Path("model.onnx"),
-    opset: Annotated[int, typer.Option(help="ONNX opset")] = 18,
+    opset: Annotated[int, typer.Option(help="ONNX opset (not with --deepness: 18)")] = 18,
+    deepness: Annotated[bool, typer.Option(help="for QGIS Deepness: static square input")] = False,
+    tile: Annotated[int | None, typer.Option(help="--deepness input side (training tile)")] = None,
+    resolution: Annotated[float | None, typer.Option(help="--deepness cm per pixel")] = None,
 ) -> None:
     """Export to ONNX (dynamic batch, height, width), checked against torch on random input."""
-    from quakeslide.export import export_onnx
+    from quakeslide.export import export_deepness, export_onnx
 
-    result = export_onnx(checkpoint, out, opset)
+    result = (export_deepness(checkpoint, out, tile, resolution) if deepness
+              else export_onnx(checkpoint, out, opset))  # fmt: skip
     typer.echo(
-        f"{result.path}: max |onnxruntime - torch| = {result.max_abs_diff:.2e} (logits),"
+        f"{result.path}: max |onnxruntime - torch| = {result.max_abs_diff:.2e} (output),"
         f" {result.max_prob_diff:.2e} (probability)"
     )
 
@@ -312,13 +316,8 @@ def bench(
     models: Annotated[str, typer.Option(help="comma-separated")] = "unet,linknet",
     infer_batch: Annotated[int, typer.Option()] = 8,
     train_batch: Annotated[int, typer.Option(help="the paper's batch size")] = 5,
-    compile: Annotated[
-        bool, typer.Option(help="also measure the fast path torch.compiled")
-    ] = False,
-    emulate_avx2: Annotated[
-        bool,
-        typer.Option(help="limit oneDNN/ATen to AVX2; fast path as an AVX2-only CPU gets it"),
-    ] = False,
+    compile: Annotated[bool, typer.Option(help="also time the fast path torch.compiled")] = False,
+    emulate_avx2: Annotated[bool, typer.Option(help="limit oneDNN to AVX2, as AVX2 CPUs")] = False,
 ) -> None:
     """Conv peak of this machine, then U-Net and LinkNet speed: fp32 vs the fast path."""
     from quakeslide.bench.run import bench_models, run_bench

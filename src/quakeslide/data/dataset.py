@@ -64,6 +64,14 @@ def find_image(dataset: Path, stem: str) -> Path:
     raise InputError(f"{dataset}/images: no image for tile {stem!r}")
 
 
+def tile_pixel_size(dataset: Path, stem: str) -> float | None:
+    """Metres per pixel of a georeferenced tile in a projected CRS, else None."""
+    with rasterio.Env(), rasterio.open(find_image(dataset, stem)) as src:
+        if src.crs is None or src.crs.is_geographic or src.transform.is_identity:
+            return None
+        return abs(src.transform.a) * src.crs.linear_units_factor[1]
+
+
 def mask_lut(dataset: Path, masks: list[np.ndarray]) -> np.ndarray:
     """Map raw mask values to 0 / 1 / 255 (ignore).
 

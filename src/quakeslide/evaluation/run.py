@@ -9,9 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import rasterio
 
-from quakeslide.data.dataset import TileDataset, find_image
+from quakeslide.data.dataset import TileDataset, tile_pixel_size
 from quakeslide.device import ComputePlan
 from quakeslide.errors import InputError
 from quakeslide.evaluation.evaluate import (
@@ -78,14 +77,6 @@ def run_evaluation(
     plot_pr_curves(curves, dict(zip(names, cuts, strict=True)), folder.pr_curve_png)
     _write_panels(tiles, results, names, folder.panels, panels)
     return written[0]
-
-
-def tile_pixel_size(dataset: Path, stem: str) -> float | None:
-    """Metres per pixel of a georeferenced tile in a projected CRS, else None."""
-    with rasterio.Env(), rasterio.open(find_image(dataset, stem)) as src:
-        if src.crs is None or src.crs.is_geographic or src.transform.is_identity:
-            return None
-        return abs(src.transform.a) * src.crs.linear_units_factor[1]
 
 
 def _write_panels(

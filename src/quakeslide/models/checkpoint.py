@@ -44,10 +44,12 @@ def checkpoint_metadata(
     tile_size: int,
     classes: tuple[str, ...] | list[str] = CLASS_NAMES,
     threshold: float | None = None,
+    pixel_size_m: float | None = None,
 ) -> dict[str, Any]:
     """The metadata stored under ``CHECKPOINT_KEY``.
 
-    `threshold`: the F1-best probability threshold on the validation tiles, when known.
+    `threshold`: the F1-best probability threshold on the validation tiles, when known;
+    `pixel_size_m`: metres per pixel of the training tiles, when they are georeferenced.
     """
     meta = {
         "format": CHECKPOINT_FORMAT,
@@ -59,6 +61,8 @@ def checkpoint_metadata(
     }
     if threshold is not None:
         meta["threshold"] = threshold
+    if pixel_size_m is not None:
+        meta["pixel_size_m"] = pixel_size_m
     return meta
 
 

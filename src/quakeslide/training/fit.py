@@ -16,7 +16,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from quakeslide.allocator import keep_freed_memory
 from quakeslide.config import TrainConfig
-from quakeslide.data.dataset import TileDataset, channel_stats
+from quakeslide.data.dataset import TileDataset, channel_stats, tile_pixel_size
 from quakeslide.data.splits import Split, holdout_split, nested_subset
 from quakeslide.device import configure_cpu_threads, is_launch_rank_zero, plan_compute
 from quakeslide.errors import InputError
@@ -151,6 +151,7 @@ def train(
         warmup_epochs=config.warmup_epochs,
         epochs=config.epochs,
         channels_last=plan.train_channels_last,
+        pixel_size_m=tile_pixel_size(dataset, train_set.stems[0]),
     )
     if plan.train_channels_last:
         module = module.to(memory_format=torch.channels_last)

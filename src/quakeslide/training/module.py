@@ -34,6 +34,7 @@ class LandslideSegmenter(L.LightningModule):
         warmup_epochs: int = 0,
         epochs: int = 90,
         channels_last: bool = False,
+        pixel_size_m: float | None = None,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["channels_last"])
@@ -117,5 +118,6 @@ class LandslideSegmenter(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         hp = self.hparams
         checkpoint[CHECKPOINT_KEY] = checkpoint_metadata(
-            hp.model, hp.mean, hp.std, hp.tile_size, threshold=self.calibrated_threshold
-        )
+            hp.model, hp.mean, hp.std, hp.tile_size, threshold=self.calibrated_threshold,
+            pixel_size_m=hp.get("pixel_size_m"),
+        )  # fmt: skip
