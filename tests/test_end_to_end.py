@@ -89,7 +89,11 @@ def test_reports_of_the_run_and_the_prediction_folders(demo_run, tmp_path):
     page = check_report(out / "run", tmp_path / "run.html", "Training run", figures=1)
     assert "val_f1" in page and "Configuration" in page
     page = check_report(out / "prediction", tmp_path / "map.html", "Landslide map", figures=1)
-    assert "test_scene" in page and "area_histogram.small" in page
+    assert "test_scene" in page and "total area (m2)" in page
+    for label in ("&lt; 500 m2", "500-5000 m2", "&gt;= 5000 m2"):  # size classes as read
+        assert label in page
+    markdown = (tmp_path / "map.md").read_text()
+    assert "| >= 5000 m2 |" in markdown and "5000, -" not in markdown
 
 
 def test_report_of_a_folder_without_results_is_refused(tmp_path):

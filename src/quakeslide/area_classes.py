@@ -28,3 +28,13 @@ def class_bounds(unit: str) -> dict[str, list[float | None]]:
         name: [low, high if np.isfinite(high) else None]
         for name, (low, high) in AREA_CLASSES[unit].items()
     }
+
+
+def class_label(bounds: list[float | None], unit: str) -> str:
+    """[low, high] (high None = unbounded) as a reader writes it: "< 500 m2", "500-5000 m2"."""
+    low, high = bounds
+    if high is None:
+        return f">= {low:g} {unit}"
+    if not low:
+        return f"< {high:g} {unit}"
+    return f"{low:g}-{high:g} {unit}"

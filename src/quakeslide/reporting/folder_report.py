@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from quakeslide.area_classes import class_label
 from quakeslide.errors import InputError
 from quakeslide.folders import (
     CvFolder,
@@ -100,17 +101,16 @@ def _evaluation(folder: EvaluationFolder, _: Path) -> tuple[str, list[Section]]:
         bounds = m["objects"]["area_classes"]
         unit = m["objects"]["area_unit"]
         rows = [
-            [size, cell(bounds.get(size, ["", ""])[0]) if size in bounds else "",
-             cell(bounds[size][1]) if size in bounds else "",
+            [size, class_label(bounds[size], unit) if size in bounds else "",
              *(cell(counts[k]) for k in ("truth", "detected", "detection_rate", "predicted",
                                            "false_alarms", "false_alarm_rate"))]
             for size, counts in by_class.items()
         ]  # fmt: skip
         objects.tables.append(
             Table(
-                f"{name}: by size class ({unit})",
-                ["class", f"from {unit}", f"to {unit}", "true", "detected", "detection rate",
-                 "predicted", "false alarms", "false-alarm rate"],
+                f"{name}: by size class",
+                ["class", "area", "true", "detected", "detection rate", "predicted",
+                 "false alarms", "false-alarm rate"],
                 rows,
             )
         )  # fmt: skip
@@ -196,10 +196,32 @@ def _prediction(folder: PredictionFolder, _: Path) -> tuple[str, list[Section]]:
         figures = (
             [Figure(f"{scene}: landslide outlines (red)", quicklook)] if quicklook.exists() else []
         )
-        sections.append(
-            Section(f"Scene {scene}", tables=[_json_table(outputs.summary)], figures=figures)
-        )
+        tables = _inventory_tables(outputs.summary) if outputs.summary.exists() else []
+        sections.append(Section(f"Scene {scene}", tables=tables, figures=figures))
     return f"Landslide map: {folder.root.name}", sections
+
+
+def _inventory_tables(path: Path) -> list[Table]:
+    """A scene's inventory with units in the headers, areas in whole m2 (or px)."""
+    summary = _json(path)
+    unit = summary["area_unit"]
+    total = summary["total_area_m2"] if unit == "m2" else summary["total_area_px"]
+    rows = [
+        ["landslides", str(summary["count"])],
+        [f"total area ({unit})", f"{total:,.0f}"],
+        [f"largest landslide ({unit})", f"{summary['largest_area']:,.0f}"],
+        ["threshold (probability)", cell(summary["threshold"])],
+        *([key, cell(summary[key])] for key in ("engine", "device", "precision", "tta")
+          if key in summary),
+    ]  # fmt: skip
+    sizes = [
+        [name, class_label(summary["area_classes"][name], unit), str(count)]
+        for name, count in summary["area_histogram"].items()
+    ]
+    return [
+        Table(path.name, ["", "value"], rows),
+        Table("Landslides by size", ["class", "area", "landslides"], sizes),
+    ]
 
 
 def _json_table(path: Path) -> Table:
