@@ -22,6 +22,7 @@ from quakeslide.folders import (
     StudyFolder,
     result_folder,
 )
+from quakeslide.reporting.map_page import scene_map
 from quakeslide.reporting.report_model import (
     Figure,
     Report,
@@ -192,12 +193,9 @@ def _prediction(folder: PredictionFolder, _: Path) -> tuple[str, list[Section]]:
     sections = []
     for scene in folder.scenes():
         outputs = folder.outputs(scene)
-        quicklook = outputs.quicklook
-        figures = (
-            [Figure(f"{scene}: landslide outlines (red)", quicklook)] if quicklook.exists() else []
-        )
-        tables = _inventory_tables(outputs.summary) if outputs.summary.exists() else []
-        sections.append(Section(f"Scene {scene}", tables=tables, figures=figures))
+        tables = _inventory_tables(outputs.summary)
+        maps = [scene_map(outputs, scene)] if outputs.finished() else []
+        sections.append(Section(f"Scene {scene}", tables=tables, maps=maps))
     return f"Landslide map: {folder.root.name}", sections
 
 

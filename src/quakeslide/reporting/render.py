@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import html
+import itertools
 import os
 from pathlib import Path
 
-from quakeslide.reporting.report_model import Report, Table
+from quakeslide.reporting.map_page import MAP_SCRIPT, SceneMap, leaflet_assets, map_html
+from quakeslide.reporting.report_model import Figure, Report, Table, cell
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -22,17 +24,22 @@ figcaption { font-size: .9em; color: #555; } .source { color: #666; font-size: .
 
 
 def render_html(report: Report) -> str:
+    has_maps = any(section.maps for section in report.sections)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(report.title)}</title><style>{STYLE}</style></head><body>",
+        f"<title>{html.escape(report.title)}</title><style>{STYLE}</style>",
+        *([leaflet_assets(), MAP_SCRIPT] if has_maps else []),
+        "</head><body>",
         f"<h1>{html.escape(report.title)}</h1>",
         f'<p class="source">{html.escape(str(report.source))}</p>',
     ]
+    maps = itertools.count()
     for section in report.sections:
         parts.append(f"<h2>{html.escape(section.title)}</h2>")
         parts += [f"<p>{html.escape(line)}</p>" for line in section.text]
         parts += [_html_table(table) for table in section.tables]
+        parts += [map_html(scene, next(maps)) for scene in section.maps]
         for figure in section.figures:
             data = base64.b64encode(figure.path.read_bytes()).decode("ascii")
             parts.append(
@@ -53,7 +60,12 @@ def render_markdown(report: Report, markdown_path: Path) -> str:
             lines += [line, ""]
         for table in section.tables:
             lines += _markdown_table(table)
-        for figure in section.figures:
+        figures = section.figures + [
+            Figure(f"{scene.name}: landslide outlines (red)", scene.picture)
+            for scene in section.maps
+        ]
+        lines += [line for scene in section.maps for line in _markdown_table(largest_table(scene))]
+        for figure in figures:
             link = os.path.relpath(figure.path, markdown_path.parent)
             lines += [
                 f"![{figure.caption}]({Path(link).as_posix()})",
@@ -85,3 +97,17 @@ def _markdown_table(table: Table) -> list[str]:
         *(line(row) for row in table.rows),
         "",
     ]
+
+
+MARKDOWN_LANDSLIDES = 20
+
+
+def largest_table(scene: SceneMap) -> Table:
+    """The largest landslides of a map, for the markdown twin (the HTML lists them all)."""
+    features = scene.landslides["features"][:MARKDOWN_LANDSLIDES]
+    rows = [
+        [str(p["id"]), *(cell(p[k]) for k in ("area_m2", "perimeter_m", "mean_prob"))]
+        for p in (f["properties"] for f in features)
+    ]
+    caption = f"{scene.name}: the {len(rows)} largest of {scene.total} landslides"
+    return Table(caption, ["id", "area (m2)", "perimeter (m)", "mean probability"], rows)

@@ -6,6 +6,10 @@ import csv
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from quakeslide.reporting.map_page import SceneMap
 
 
 @dataclass
@@ -27,6 +31,7 @@ class Section:
     text: list[str] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
+    maps: list[SceneMap] = field(default_factory=list)  # interactive in HTML
 
 
 @dataclass
