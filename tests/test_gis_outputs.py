@@ -127,3 +127,15 @@ def test_quicklook_world_file_places_it(outputs):
         assert a * picture.width == pytest.approx(transform.a * width, rel=1e-6)
         assert e * picture.height == pytest.approx(transform.e * height, rel=1e-6)
         assert x - a / 2 == pytest.approx(transform.c) and y - e / 2 == pytest.approx(transform.f)
+
+
+@pytest.mark.parametrize("side", [1, 2, 8])
+def test_a_scene_of_a_few_pixels_is_mapped(tmp_path, side):
+    from quakeslide.inference.engines import Engine
+
+    scene = write_geotiff(tmp_path / "tiny.tif", np.full((3, side, side), 200, np.uint8))
+    bright = Engine(lambda batch: (batch.mean(axis=1) > 100).astype(np.float32), bands=3)
+    out = predict_scene(bright, scene, tmp_path / "out", tile=32)
+    with rasterio.open(out.mask) as mask:
+        assert mask.shape == (side, side) and (mask.read(1) == 1).all()
+        assert mask.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
