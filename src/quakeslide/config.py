@@ -33,6 +33,11 @@ class TrainConfig(BaseModel):
     augment: int = Field(5, ge=1, description="each tile seen this many times per epoch")
     crop: int | None = Field(None, ge=16, description="train on random crops of this side")
     max_tiles: int | None = Field(None, ge=1, description="use at most this many train tiles")
+    init: str | None = Field(None, description="start from this checkpoint's weights")
+    freeze: Literal["none", "encoder"] = "none"
+    normalization: Literal["checkpoint", "dataset"] = Field(
+        "checkpoint", description="with init: the parent's input statistics, or the dataset's"
+    )
     seed: int = 0
     accelerator: str = Field("auto", pattern="^(auto|cpu|cuda|gpu)$")
     devices: int = Field(1, ge=1)
@@ -59,6 +64,12 @@ class TrainConfig(BaseModel):
     def warmup_within_epochs(self) -> TrainConfig:
         if self.warmup_epochs >= self.epochs:
             raise ValueError(f"warmup_epochs {self.warmup_epochs} must be below epochs")
+        return self
+
+    @model_validator(mode="after")
+    def freeze_needs_init(self) -> TrainConfig:
+        if self.freeze != "none" and self.init is None:
+            raise ValueError("freeze encoder needs init (a trained encoder to keep)")
         return self
 
     @property

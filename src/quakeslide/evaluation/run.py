@@ -21,6 +21,7 @@ from quakeslide.evaluation.evaluate import (
     write_evaluation,
 )
 from quakeslide.folders import EvaluationFolder
+from quakeslide.inference.engines import Engine
 from quakeslide.inference.ensemble import load_models
 from quakeslide.inference.tta import check_tta_name, with_tta
 from quakeslide.io.raster import writable_folder
@@ -68,15 +69,22 @@ def run_evaluation(
     folder = EvaluationFolder(out)
     folders = [folder] + ([folder.compare] if compare else [])
     written = [
-        write_evaluation(result, target, {"checkpoint": str(path), "model": name, **context})
-        for (result, _), target, path, name in zip(
-            results, folders, checkpoints, names, strict=True
+        write_evaluation(
+            result, target, {"checkpoint": str(path), "model": name, **context, **_lineage(engine)}
+        )
+        for (result, _), target, path, name, engine in zip(
+            results, folders, checkpoints, names, engines, strict=True
         )
     ]
     curves = {name: result.sweep.curve() for (result, _), name in zip(results, names, strict=True)}
     plot_pr_curves(curves, dict(zip(names, cuts, strict=True)), folder.pr_curve_png)
     _write_panels(tiles, results, names, folder.panels, panels)
     return written[0]
+
+
+def _lineage(engine: Engine) -> dict:
+    """The parent checkpoint of a fine-tuned model, if it is one."""
+    return {"parent": engine.description["parent"]} if "parent" in engine.description else {}
 
 
 def _write_panels(

@@ -6,6 +6,7 @@ A model argument is a checkpoint file, a run folder (its best checkpoint), a `cv
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +54,10 @@ def load_models(spec: Path | str, plan: ComputePlan) -> tuple[Engine, str]:
             raise InputError(f"{path}: a model of {classes}, not landslide / background")
         meta = {**meta, "bands": len(meta["mean"]), "classes": classes}
         _check_member(path, meta, paths[0], metas[0] if metas else meta)
-        engines.append(torch_engine(net, plan, meta.get("threshold")))
+        engine = torch_engine(net, plan, meta.get("threshold"))
+        if "parent" in meta:  # the lineage of a fine-tuned model, shown in every summary
+            engine = replace(engine, description={**engine.description, "parent": meta["parent"]})
+        engines.append(engine)
         metas.append(meta)
     name = metas[0].get("model", paths[0].stem)
     if len(engines) == 1:

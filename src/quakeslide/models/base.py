@@ -17,6 +17,10 @@ class SegmentationNet(nn.Module):
 
     size_multiple: int = 1
 
+    def encoder_modules(self) -> list[nn.Module]:
+        """The encoder (down-sampling path), for fine-tuning with it frozen; [] if none."""
+        return []
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Logits for an input whose H and W are multiples of ``size_multiple``."""
         raise NotImplementedError

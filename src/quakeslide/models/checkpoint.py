@@ -45,11 +45,13 @@ def checkpoint_metadata(
     classes: tuple[str, ...] | list[str] = CLASS_NAMES,
     threshold: float | None = None,
     pixel_size_m: float | None = None,
+    parent: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The metadata stored under ``CHECKPOINT_KEY``.
 
     `threshold`: the F1-best probability threshold on the validation tiles, when known;
-    `pixel_size_m`: metres per pixel of the training tiles, when they are georeferenced.
+    `pixel_size_m`: metres per pixel of the training tiles, when they are georeferenced;
+    `parent`: the checkpoint a fine-tuned model started from (path and sha256).
     """
     meta = {
         "format": CHECKPOINT_FORMAT,
@@ -63,6 +65,8 @@ def checkpoint_metadata(
         meta["threshold"] = threshold
     if pixel_size_m is not None:
         meta["pixel_size_m"] = pixel_size_m
+    if parent is not None:
+        meta["parent"] = parent
     return meta
 
 

@@ -97,6 +97,9 @@ class LinkNet(SegmentationNet):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
 
+    def encoder_modules(self) -> list[nn.Module]:
+        return [self.initial, self.encoder1, self.encoder2, self.encoder3, self.encoder4]
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.initial(x)
         e1 = self.encoder1(x)

@@ -57,6 +57,9 @@ class UNet(SegmentationNet):
         )
         self.head = nn.Conv2d(widths[0], num_classes, 1)
 
+    def encoder_modules(self) -> list[nn.Module]:
+        return [self.inc, self.downs]
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         skips = [self.inc(x)]
         for down in self.downs:

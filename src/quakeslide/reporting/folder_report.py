@@ -211,6 +211,7 @@ def _inventory_tables(path: Path) -> list[Table]:
         ["threshold (probability)", cell(summary["threshold"])],
         *([key, cell(summary[key])] for key in ("engine", "device", "precision", "tta")
           if key in summary),
+        *([["fine-tuned from", summary["parent"]["path"]]] if "parent" in summary else []),
     ]  # fmt: skip
     sizes = [
         [name, class_label(summary["area_classes"][name], unit), str(count)]

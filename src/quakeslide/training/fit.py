@@ -26,6 +26,7 @@ from quakeslide.models import count_parameters
 from quakeslide.training.data_module import TileDataModule
 from quakeslide.training.epoch_log import EpochCsv, best_row
 from quakeslide.training.module import LandslideSegmenter
+from quakeslide.training.parent import Parent, load_parent, start_from
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,11 @@ def train(
     val_set = TileDataset(dataset, split.val)
     if val_set.landslide_pixels() == 0:
         log.warning("validation masks hold no landslide pixel: F1 will be 0")
+    parent = None
+    if config.init is not None:
+        asked = config.model if "model" in config.model_fields_set else None
+        parent = load_parent(Path(config.init), asked, bands=train_set.images[0].shape[0])
+        config = config.model_copy(update={"model": parent.meta["model"]})
     if is_launch_rank_zero():
         resume_from = prepare_run_folder(out, config, resume, overwrite)
     else:  # a process started by the DDP launcher: the user's process prepared the folder
@@ -134,7 +140,8 @@ def train(
     processes_here = config.devices if plan.device == "cpu" else 1
     configure_cpu_threads(processes_here)
     keep_freed_memory()
-    mean, std = channel_stats(train_set.images)
+    own_statistics = parent is None or config.normalization == "dataset"
+    mean, std = channel_stats(train_set.images) if own_statistics else _statistics(parent)
     module = LandslideSegmenter(
         config.model,
         mean,
@@ -152,7 +159,11 @@ def train(
         epochs=config.epochs,
         channels_last=plan.train_channels_last,
         pixel_size_m=tile_pixel_size(dataset, train_set.stems[0]),
+        freeze=config.freeze,
+        parent=parent.record() if parent else None,
     )
+    if parent is not None and resume_from is None:
+        start_from(module.net, parent, keep_own_normalization=own_statistics)
     if plan.train_channels_last:
         module = module.to(memory_format=torch.channels_last)
     checkpoints = ModelCheckpoint(
@@ -200,6 +211,7 @@ def train(
         "val_tiles": len(split.val),
         "augment": config.augment,
         "crop": config.crop,
+        **({"parent": parent.record(), "freeze": config.freeze} if parent else {}),
         "epochs": len(rows),
         "finished": len(rows) >= config.epochs and not trainer.interrupted,
         "best": _metrics(best_row(rows)),
@@ -217,6 +229,10 @@ def train(
         with atomic_path(run.summary) as tmp:
             tmp.write_text(json.dumps(summary, indent=2))
     return RunResult(out, run.best_checkpoint, summary)
+
+
+def _statistics(parent: Parent) -> tuple[list[float], list[float]]:
+    return list(parent.meta["mean"]), list(parent.meta["std"])
 
 
 def _same_settings(saved_path: Path, config: TrainConfig) -> None:

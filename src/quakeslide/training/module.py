@@ -13,6 +13,8 @@ from quakeslide.evaluation.thresholds import BINS, ThresholdSweep
 from quakeslide.models.checkpoint import CHECKPOINT_KEY, NormalizedNet, checkpoint_metadata
 from quakeslide.models.losses import make_loss
 from quakeslide.training.optimizer import make_adam
+from quakeslide.training.parent import encoder_of, hold
+from quakeslide.training.parent import freeze as freeze_modules
 from quakeslide.training.schedules import make_schedule
 
 
@@ -35,11 +37,15 @@ class LandslideSegmenter(L.LightningModule):
         epochs: int = 90,
         channels_last: bool = False,
         pixel_size_m: float | None = None,
+        freeze: str = "none",
+        parent: dict[str, str] | None = None,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["channels_last"])
         self.layout = torch.channels_last if channels_last else torch.contiguous_format
         self.net = NormalizedNet(model, mean, std)
+        self.frozen = encoder_of(self.net) if freeze == "encoder" else []
+        freeze_modules(self.frozen)
         self.loss = make_loss(loss)
         self.register_buffer("val_counts", torch.zeros(4, dtype=torch.long), persistent=False)
         # probability histograms of landslide / background pixels, for the threshold sweep
@@ -50,6 +56,9 @@ class LandslideSegmenter(L.LightningModule):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.net(image.contiguous(memory_format=self.layout))
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        hold(self.frozen)  # Lightning sets train mode on every module at times of its own
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> torch.Tensor:
         image, mask = batch
@@ -101,7 +110,11 @@ class LandslideSegmenter(L.LightningModule):
     def configure_optimizers(self):
         hp = self.hparams
         optimizer = make_adam(
-            self.parameters(), hp.lr, tuple(hp.betas), hp.weight_decay, hp.optimizer == "adamw"
+            [p for p in self.parameters() if p.requires_grad],
+            hp.lr,
+            tuple(hp.betas),
+            hp.weight_decay,
+            hp.optimizer == "adamw",
         )
         schedule = make_schedule(
             optimizer,
@@ -119,5 +132,5 @@ class LandslideSegmenter(L.LightningModule):
         hp = self.hparams
         checkpoint[CHECKPOINT_KEY] = checkpoint_metadata(
             hp.model, hp.mean, hp.std, hp.tile_size, threshold=self.calibrated_threshold,
-            pixel_size_m=hp.get("pixel_size_m"),
+            pixel_size_m=hp.get("pixel_size_m"), parent=hp.get("parent"),
         )  # fmt: skip

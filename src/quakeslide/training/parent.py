@@ -1,0 +1,83 @@
+"""Fine-tuning: a run that starts from an earlier model's weights (`train --init`).
+
+The parent fixes the architecture, bands and classes; the optimiser and schedule start
+fresh. Its path and sha256 are recorded in the run's summary and in every checkpoint, so
+predict and evaluate can show where a model came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from quakeslide.classes import CLASS_NAMES
+from quakeslide.errors import InputError
+from quakeslide.models.checkpoint import NormalizedNet, load_net
+
+
+@dataclass(frozen=True)
+class Parent:
+    path: Path
+    sha256: str
+    net: NormalizedNet
+    meta: dict
+
+    def record(self) -> dict[str, str]:
+        return {"path": str(self.path), "sha256": self.sha256}
+
+
+def load_parent(path: Path, model: str | None, bands: int) -> Parent:
+    """The checkpoint to start from; InputError where it cannot serve this run.
+
+    `model`: the architecture the user asked for explicitly (None: take the parent's).
+    """
+    path = Path(path)
+    net, meta = load_net(path)
+    if model is not None and model != meta["model"]:
+        raise InputError(
+            f"--init {path}: a {meta['model']} checkpoint, but --model {model};"
+            " leave --model out (the parent fixes the architecture)"
+        )
+    if len(meta["mean"]) != bands:
+        raise InputError(
+            f"--init {path}: a model of {len(meta['mean'])} band(s), the dataset has {bands}"
+        )
+    if len(meta.get("classes", CLASS_NAMES)) != len(CLASS_NAMES):
+        raise InputError(f"--init {path}: a model of {meta['classes']}, not landslide / background")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return Parent(path, digest, net, meta)
+
+
+def start_from(net: NormalizedNet, parent: Parent, keep_own_normalization: bool) -> None:
+    """Copy the parent's weights into `net`; with `keep_own_normalization` the input
+    mean / std stay `net`'s (the new dataset's statistics)."""
+    state = parent.net.state_dict()
+    if keep_own_normalization:
+        state = {k: v for k, v in state.items() if k not in ("mean", "std")}
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    assert not unexpected and set(missing) <= {"mean", "std"}, (missing, unexpected)
+
+
+def encoder_of(net: NormalizedNet) -> list[torch.nn.Module]:
+    """The encoder modules of `net`; InputError for an architecture without a split."""
+    modules = net.net.encoder_modules()
+    if not modules:
+        raise InputError(
+            f"--freeze encoder: {type(net.net).__name__} has no encoder / decoder split"
+        )
+    return modules
+
+
+def freeze(modules: list[torch.nn.Module]) -> None:
+    """No gradient for these weights; their batch-norm statistics stay too (see `hold`)."""
+    for module in modules:
+        module.requires_grad_(False)
+
+
+def hold(modules: list[torch.nn.Module]) -> None:
+    """Keep frozen modules in eval mode, so batch norm neither uses nor updates batch stats."""
+    for module in modules:
+        module.eval()

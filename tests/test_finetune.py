@@ -1,0 +1,168 @@
+"""train --init: fine-tuning from a parent checkpoint, a frozen encoder, lineage, bad input."""
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+from conftest import write_tile_dataset
+from rasters import write_geotiff
+from test_training import TINY, Crash, CrashAtEpoch, metric_rows, weights
+from typer.testing import CliRunner
+
+from quakeslide.cli import app
+from quakeslide.config import TrainConfig
+from quakeslide.errors import InputError
+from quakeslide.folders import PredictionOutputs
+from quakeslide.models.base import SegmentationNet
+from quakeslide.models.checkpoint import load_net
+from quakeslide.training.fit import train
+from quakeslide.training.parent import encoder_of
+
+runner = CliRunner()
+FINE = TINY | {"epochs": 2, "augment": 1, "crop": None}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("tiles")
+    write_tile_dataset(root, rows=3, cols=3, size=32)
+    return root
+
+
+@pytest.fixture(scope="module")
+def parent(dataset, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("parent") / "run"
+    return (
+        train(dataset, out, TrainConfig(**(TINY | {"epochs": 1}))).run / "checkpoints" / "last.ckpt"
+    )
+
+
+class FirstBatchLoss(L.Callback):
+    """The module's loss on the first batch before any step, and the parent's on it."""
+
+    def __init__(self, parent_path: Path):
+        self.parent, _ = load_net(parent_path)
+        self.losses: tuple[float, float] | None = None
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        if self.losses is not None:
+            return
+        image, mask = batch
+        ours = copy.deepcopy(module.net).train()  # a copy: batch norm statistics stay put
+        theirs = self.parent.train()
+        with torch.no_grad():
+            self.losses = (
+                float(module.loss(ours(image), mask)),
+                float(module.loss(theirs(image), mask)),
+            )
+
+
+def test_a_fine_tuned_run_starts_from_the_parents_weights(dataset, parent, tmp_path):
+    probe = FirstBatchLoss(parent)
+    result = train(dataset, tmp_path / "fine", TrainConfig(**(FINE | {"init": str(parent)})),
+                   callbacks=[probe])  # fmt: skip
+    ours, theirs = probe.losses
+    assert ours == pytest.approx(theirs, rel=1e-6)
+    scratch = FirstBatchLoss(parent)
+    train(dataset, tmp_path / "scratch", TrainConfig(**FINE), callbacks=[scratch])
+    assert scratch.losses[0] != pytest.approx(scratch.losses[1], rel=1e-3)  # the check can fail
+    record = {"path": str(parent), "sha256": hashlib.sha256(parent.read_bytes()).hexdigest()}
+    assert result.summary["parent"] == record
+    assert load_net(result.best_checkpoint)[1]["parent"] == record
+    saved = (tmp_path / "fine" / "config.yaml").read_text()
+    assert f"init: {parent}" in saved
+
+
+def test_a_frozen_encoder_stays_bit_identical(dataset, parent, tmp_path):
+    config = TrainConfig(**(FINE | {"init": str(parent), "freeze": "encoder"}))
+    result = train(dataset, tmp_path / "frozen", config)
+    before, after = weights(parent), weights(result.run / "checkpoints" / "last.ckpt")
+    net, _ = load_net(parent)
+    names = {id(module): name for name, module in net.named_modules()}
+    prefixes = tuple(f"net.{names[id(module)]}." for module in encoder_of(net))
+    encoder_names = [k for k in before if k.startswith(prefixes)]  # weights and BN statistics
+    assert encoder_names and all(torch.equal(before[k], after[k]) for k in encoder_names)
+    decoder = [k for k in before if k.startswith("net.net.decoder") and k.endswith("weight")]
+    assert any(not torch.equal(before[k], after[k]) for k in decoder)  # the decoder learnt
+
+
+def test_resume_of_a_fine_tuned_run(dataset, parent, tmp_path):
+    config = TrainConfig(**(FINE | {"init": str(parent)}))
+    whole = train(dataset, tmp_path / "whole", config)
+    with pytest.raises(Crash):
+        train(dataset, tmp_path / "stopped", config, callbacks=[CrashAtEpoch(1)])
+    resumed = train(dataset, tmp_path / "stopped", config, resume=True)
+    assert metric_rows(resumed.run) == metric_rows(whole.run)
+    a, b = (
+        weights(whole.run / "checkpoints" / "last.ckpt"),
+        weights(resumed.run / "checkpoints" / "last.ckpt"),
+    )
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_dataset_normalization_keeps_the_new_statistics(dataset, parent, tmp_path):
+    config = TrainConfig(**(FINE | {"init": str(parent), "normalization": "dataset", "epochs": 1}))
+    result = train(dataset, tmp_path / "own", config)
+    _, parent_meta = load_net(parent)
+    _, meta = load_net(result.best_checkpoint)
+    assert meta["mean"] == pytest.approx(parent_meta["mean"])  # same tiles: same statistics
+    assert meta["parent"]["path"] == str(parent)
+
+
+def one_error_line(result) -> str:
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 2 and len(errors) == 1, result.output
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--init", "NOT"], "not a readable checkpoint"),
+        (["--init", "PARENT", "--model", "unet"], "a linknet checkpoint, but --model unet"),
+        (["--freeze", "encoder"], "freeze encoder needs init"),
+        (["--init", "PARENT", "--freeze", "all"], "freeze"),
+    ],
+)
+def test_bad_fine_tuning_input_stops_before_training(dataset, parent, tmp_path, extra, message):
+    junk = tmp_path / "junk.ckpt"
+    junk.write_bytes(b"not a checkpoint at all")
+    extra = [{"NOT": str(junk), "PARENT": str(parent)}.get(a, a) for a in extra]
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(dataset), "--out", str(out), *extra, "--epochs", "1"])
+    assert message in one_error_line(result)
+    assert not out.exists()
+
+
+def test_freeze_on_a_net_without_an_encoder_split_is_refused():
+    class Plain(SegmentationNet):
+        pass
+
+    class Holder:
+        net = Plain()
+
+    with pytest.raises(InputError, match="no encoder / decoder split"):
+        encoder_of(Holder())
+
+
+def test_predict_and_report_show_the_lineage(dataset, parent, tmp_path):
+    fine = train(
+        dataset, tmp_path / "fine", TrainConfig(**(FINE | {"init": str(parent), "epochs": 1}))
+    )
+    scene = write_geotiff(
+        tmp_path / "s.tif", np.random.default_rng(0).integers(0, 256, (3, 40, 40), np.uint8)
+    )
+    out = tmp_path / "pred"
+    args = ["predict", str(fine.best_checkpoint), str(scene), "--out", str(out), "--tile", "32",
+            "--device", "cpu", "--precision", "32-true"]  # fmt: skip
+    assert runner.invoke(app, args).exit_code == 0
+    summary = json.loads(PredictionOutputs.for_stem("s", out).summary.read_text())
+    assert summary["parent"]["path"] == str(parent)
+    page = tmp_path / "map.html"
+    assert runner.invoke(app, ["report", str(out), "--out", str(page)]).exit_code == 0
+    assert "fine-tuned from" in page.read_text()
