@@ -105,10 +105,24 @@ def test_rgb_custom_mask_color(tmp_path):
     labels = truth()
     path = tmp_path / "m.png"
     Image.fromarray(rgb_image(labels, landslide=(255, 255, 0), background=(0, 0, 0))).save(path)
-    with pytest.raises(InputError, match=r"colours \{\(255, 255, 0\)\}.*--mask-color"):
-        read_mask_labels(path, H, W)
     source = read_mask_labels(path, H, W, mask_color=(255, 255, 0))
     np.testing.assert_array_equal(whole(source), labels)
+
+
+def test_black_plus_one_colour_is_detected_with_a_note(tmp_path, caplog):
+    """Bijie's masks: yellow (255, 255, 0) landslides on black, no --mask-color needed."""
+    labels = truth()
+    path = tmp_path / "m.png"
+    Image.fromarray(rgb_image(labels, landslide=(255, 255, 0), background=(0, 0, 0))).save(path)
+    with caplog.at_level("INFO", logger="quakeslide.io.mask_labels"):
+        source = read_mask_labels(path, H, W)
+    np.testing.assert_array_equal(whole(source), labels)
+    assert "one colour (255, 255, 0): taken as landslide" in caplog.text
+    two = rgb_image(labels, landslide=(255, 255, 0), background=(0, 0, 0))
+    two[0, 0] = (0, 0, 255)  # a second colour: ambiguous again
+    Image.fromarray(two).save(path)
+    with pytest.raises(InputError, match=r"neither the landslide colour.*--mask-color"):
+        read_mask_labels(path, H, W)
 
 
 def test_rgb_jpeg_takes_the_nearest_label(tmp_path):

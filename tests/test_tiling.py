@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pyogrio.raw
@@ -308,3 +309,28 @@ def test_invalid_polygons_are_repaired_with_a_warning(scene, tmp_path, caplog):
     assert "repaired 1 invalid polygon" in caplog.text
     mask = read_mask(tmp_path / "ds", "s_0_0")
     assert 0.5 * (40 / 0.61) ** 2 / 2 < (mask == 1).sum() < (40 / 0.61) ** 2 / 2 * 1.5
+
+
+def test_a_folder_of_images_with_yellow_on_black_masks(tmp_path):
+    """Bijie's layout: images/ and masks/ of the same stems, landslides yellow on black."""
+    rng = np.random.default_rng(0)
+    for name in ("images", "masks"):
+        (tmp_path / name).mkdir()
+    for k, (h, w) in enumerate([(70, 90), (64, 64)]):
+        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(
+            tmp_path / "images" / f"{k}.png"
+        )
+        mask = np.zeros((h, w, 3), np.uint8)
+        mask[10:30, 20:40] = (255, 255, 0)
+        Image.fromarray(mask).save(tmp_path / "masks" / f"{k}.png")
+    out = tmp_path / "ds"
+    result = runner.invoke(
+        app, ["tile", str(tmp_path / "images"), "--labels", str(tmp_path / "masks"),
+              "--out", str(out), "--size", "32"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with open(out / "tiles.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {Path(r["scene"]).stem for r in rows} == {"0", "1"}
+    masks = [np.array(Image.open(p)) for p in sorted((out / "masks").glob("*.png"))]
+    assert sum(int((m == 1).sum()) for m in masks) == 2 * 20 * 20  # every yellow pixel

@@ -28,7 +28,12 @@ from quakeslide.errors import InputError
 from quakeslide.folders import DatasetFolder
 from quakeslide.io.label_sources import detect_label_format, open_labels
 from quakeslide.io.labelme import check_labelme_image, labelme_image_data
-from quakeslide.io.raster import bounded_gdal_cache, geotiff_profile, refuse_duplicate_stems
+from quakeslide.io.raster import (
+    bounded_gdal_cache,
+    expand_scenes,
+    geotiff_profile,
+    refuse_duplicate_stems,
+)
 from quakeslide.io.scene import SceneReader, open_scene_reader
 
 log = logging.getLogger(__name__)
@@ -99,9 +104,11 @@ def tile_scenes(
         folder = DatasetFolder(work)
         folder.images.mkdir()
         folder.masks.mkdir()
-        if not scenes:
+        if scenes:  # folders stand for the rasters in them, as for predict
+            scenes = expand_scenes([Path(s) for s in scenes])
+        else:
             scenes = scenes_from_labelme(Path(labels), work / ".embedded")
-        refuse_duplicate_stems([Path(s) for s in scenes])
+            refuse_duplicate_stems(scenes)
         rows: list[dict] = []
         sources: list[dict] = []
         with bounded_gdal_cache():

@@ -2,11 +2,13 @@
 
 Encodings: "01" (0 background, 1 landslide, 255 ignore), "0255" (255 landslide), "palette"
 (palette indices: the red index is landslide, black/gray indices background) and "rgb"
-(colour masks: `mask_color`, red by default, is landslide; black/gray is background).
+(colour masks: `mask_color`, red by default, is landslide; black/gray is background; a
+mask of black/gray plus one single colour has that colour as landslide).
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,6 +20,8 @@ from rasterio.windows import Window
 
 from quakeslide.classes import IGNORE
 from quakeslide.errors import InputError
+
+log = logging.getLogger(__name__)
 
 ENCODINGS = ("auto", "01", "0255", "palette", "rgb")
 MASK_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
@@ -193,7 +197,7 @@ def _palette_encoding(
 
 
 def _rgb_encoding(colours: np.ndarray, mask_color: Color | None, source: str) -> MaskEncoding:
-    color = mask_color or DEFAULT_MASK_COLOR
+    color = mask_color or _only_colour(colours, source) or DEFAULT_MASK_COLOR
     other = [
         tuple(int(v) for v in c)
         for c in colours
@@ -205,6 +209,17 @@ def _rgb_encoding(colours: np.ndarray, mask_color: Color | None, source: str) ->
             "nor black/gray background; use --mask-color"
         )
     return MaskEncoding("rgb", color=color)
+
+
+def _only_colour(colours: np.ndarray, source: str) -> Color | None:
+    """With no --mask-color: a mask of black/gray plus exactly one colour (Bijie's yellow on
+    black) has that colour as landslide; said in a note, since it is a guess."""
+    coloured = {tuple(int(v) for v in c) for c in colours if not _is_background(c)}
+    if len(coloured) != 1 or DEFAULT_MASK_COLOR in coloured:
+        return None
+    (color,) = coloured
+    log.info("%s: black/gray and one colour %s: taken as landslide", source, color)
+    return color
 
 
 def _rgb_labels(bands: np.ndarray, color: Color, lossy: bool) -> np.ndarray:
