@@ -12,7 +12,10 @@ from quakeslide.cli_options import (
     MODEL_HELP,
     TTA,
     Bands,
+    BatchSize,
     Device,
+    OneLineErrorsGroup,
+    PixelSize,
     Precision,
     Threshold,
     one_line_errors,
@@ -23,7 +26,7 @@ from quakeslide.cli_options import (
     training_options,
 )
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+app = typer.Typer(cls=OneLineErrorsGroup, add_completion=False, no_args_is_help=True, help=__doc__)
 app.callback()(quiet_libraries)  # before every command
 
 
@@ -62,10 +65,10 @@ def tile(
         list[Path] | None,
         typer.Argument(help="scene(s): GeoTIFF, TIFF, PNG, JPEG; none: the Labelme files' images"),
     ] = None,
-    size: Annotated[int, typer.Option(help="tile side in pixels")] = 256,
-    stride: Annotated[int | None, typer.Option(help="default: the tile size")] = None,
+    size: Annotated[int, typer.Option(help="tile side in pixels", min=16)] = 256,
+    stride: Annotated[int | None, typer.Option(help="default: the tile size", min=1)] = None,
     keep_empty: Annotated[
-        float | None, typer.Option(help="keep at most R landslide-free tiles per landslide tile")
+        float | None, typer.Option(help="keep at most R landslide-free tiles per landslide", min=0)
     ] = None,
     bands: Bands = None,
     label_format: Annotated[str, typer.Option(help="auto, labelme, vector, mask")] = "auto",
@@ -197,15 +200,12 @@ def predict(
     onnx: Annotated[Path | None, typer.Option(help="an exported model, run by onnxruntime")] = None,
     threshold: Threshold = "0.5",
     tta: TTA = "none",
-    min_area: Annotated[float, typer.Option(help="drop smaller polygons (m2, or pixels)")] = 0.0,
+    min_area: Annotated[float, typer.Option(help="drop smaller polygons (m2, or px)", min=0)] = 0.0,
     tile: Annotated[int, typer.Option(help="window side in pixels")] = 256,
     overlap: Annotated[int | None, typer.Option(help="window overlap, default tile / 4")] = None,
-    batch_size: Annotated[int, typer.Option()] = 8,
+    batch_size: BatchSize = 8,
     bands: Bands = None,
-    pixel_size: Annotated[
-        float | None,
-        typer.Option(help="metres per pixel of plain images (no georeference), for areas in m2"),
-    ] = None,
+    pixel_size: PixelSize = None,
     device: Device = "auto",
     precision: Precision = "auto",
 ) -> None:
@@ -261,15 +261,12 @@ def evaluate(
     split: Annotated[str | None, typer.Option(help="evaluate the tiles of <split>.txt")] = None,
     threshold: Threshold = "0.5",
     tta: TTA = "none",
-    pixel_size: Annotated[
-        float | None,
-        typer.Option(help="metres per pixel, for size classes in m2 (read from GeoTIFF tiles)"),
-    ] = None,
+    pixel_size: PixelSize = None,
     compare: Annotated[
         Path | None, typer.Option(help="a second model, shown side by side on the same tiles")
     ] = None,
-    panels: Annotated[int, typer.Option(help="tiles per panel figure (best / worst)")] = 4,
-    max_tiles: Annotated[int | None, typer.Option(help="evaluate only the first N tiles")] = None,
+    panels: Annotated[int, typer.Option(help="tiles per panel figure (best / worst)", min=0)] = 4,
+    max_tiles: Annotated[int | None, typer.Option(help="only the first N tiles", min=1)] = None,
     device: Device = "auto",
     precision: Precision = "auto",
 ) -> None:

@@ -11,8 +11,33 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from quakeslide.errors import InputError
+
+try:  # typer >= 0.20 carries its own copy of click
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover
+    from click.exceptions import NoArgsIsHelpError, UsageError
+
+
+class OneLineErrorsGroup(TyperGroup):
+    """The commands, with click's usage errors (an option's value out of range, an unknown
+    option, a missing argument) reported as `error: ...` in one line, exit code 2."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except NoArgsIsHelpError as err:
+            typer.echo(err.format_message())
+            raise SystemExit(err.exit_code) from None
+        except UsageError as err:
+            message = " ".join(err.format_message().split())
+            typer.secho(f"error: {message}", err=True, fg="red")
+            raise SystemExit(2) from None
+        if not standalone_mode:
+            return result
+        raise SystemExit(result if isinstance(result, int) else 0)
 
 
 def one_line_errors(command: Callable) -> Callable:
@@ -60,6 +85,18 @@ def parse_rgb(text: str | None) -> tuple[int, int, int] | None:
     return tuple(values) if values is not None else None
 
 
+def positive(value: float | None) -> float | None:
+    """For options that must be > 0 when given (typer's `min` allows the bound itself)."""
+    if value is not None and value <= 0:
+        raise typer.BadParameter(f"{value} must be > 0")
+    return value
+
+
+PixelSize = Annotated[
+    float | None,
+    typer.Option(help="metres per pixel (plain images, or areas in m2)", callback=positive),
+]
+BatchSize = Annotated[int, typer.Option(help="windows per forward pass", min=1)]
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda")]
 Precision = Annotated[str, typer.Option(help="auto, 32-true, bf16-mixed, 16-mixed")]
 Bands = Annotated[str | None, typer.Option(help="source bands as R,G,B, e.g. 3,2,1")]

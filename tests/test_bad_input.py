@@ -1,0 +1,59 @@
+"""Bad option values: one `error:` line naming the option, exit 2, before any work."""
+
+import numpy as np
+import pytest
+from rasters import write_geotiff
+from typer.testing import CliRunner
+
+from quakeslide.cli import app
+from quakeslide.models.checkpoint import NormalizedNet, checkpoint_metadata, save_net
+
+runner = CliRunner()
+
+# (command and options with placeholders, the text the one error line must hold)
+CASES = [
+    ("predict CKPT SCENE --out OUT --threshold 1.5", "--threshold 1.5"),
+    ("predict CKPT SCENE --out OUT --threshold -1", "--threshold -1"),
+    ("predict CKPT SCENE --out OUT --batch-size 0", "'--batch-size'"),
+    ("predict CKPT SCENE --out OUT --min-area -1", "'--min-area'"),
+    ("predict CKPT SCENE --out OUT --pixel-size 0", "'--pixel-size'"),
+    ("predict CKPT SCENE --out OUT --pixel-size -0.5", "'--pixel-size'"),
+    ("predict CKPT SCENE --out OUT --tta rot", "--tta 'rot'"),
+    ("tile SCENE --labels SCENE --out OUT --size 0", "'--size'"),
+    ("tile SCENE --labels SCENE --out OUT --size -5", "'--size'"),
+    ("tile SCENE --labels SCENE --out OUT --stride -64", "'--stride'"),
+    ("tile SCENE --labels SCENE --out OUT --stride 0", "'--stride'"),
+    ("tile SCENE --labels SCENE --out OUT --keep-empty -1", "'--keep-empty'"),
+    ("evaluate CKPT DATA --out OUT --max-tiles -2", "'--max-tiles'"),
+    ("evaluate CKPT DATA --out OUT --panels -1", "'--panels'"),
+    ("evaluate CKPT DATA --out OUT --pixel-size -1", "'--pixel-size'"),
+    ("export CKPT --out OUT --opset 0", "--opset 0"),
+    ("predict CKPT SCENE --out OUT --no-such-option", "No such option"),
+]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("inputs")
+    net = NormalizedNet("linknet", [0.5] * 3, [0.25] * 3)
+    checkpoint = save_net(
+        net, checkpoint_metadata("linknet", [0.5] * 3, [0.25] * 3, 64), folder / "m.ckpt"
+    )
+    scene = write_geotiff(folder / "s.tif", np.zeros((3, 40, 40), np.uint8))
+    (folder / "data" / "images").mkdir(parents=True)
+    (folder / "data" / "masks").mkdir()
+    return {"CKPT": checkpoint, "SCENE": scene, "DATA": folder / "data"}
+
+
+@pytest.mark.parametrize("command,message", CASES, ids=[c for c, _ in CASES])
+def test_a_bad_option_value_gets_one_line(inputs, tmp_path, command, message):
+    out = tmp_path / "out"
+    places = {**inputs, "OUT": out}
+    args = [str(places.get(word, word)) for word in command.split()]
+    before = {p: p.read_bytes() for p in (inputs["CKPT"], inputs["SCENE"])}
+    result = runner.invoke(app, args)
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 2 and len(errors) == 1, result.output
+    assert message in errors[0] and "Traceback" not in result.output
+    assert not out.exists()  # nothing written
+    assert all(p.read_bytes() == data for p, data in before.items())  # inputs unchanged
