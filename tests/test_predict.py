@@ -182,3 +182,33 @@ def test_folder_of_scenes_and_finished_outputs_skipped(tmp_path, model):
     write_scene(scenes / "a.png")  # same stem as a.tif: outputs would collide
     third = runner.invoke(app, args)
     assert third.exit_code == 2 and "same name" in third.output
+
+
+def test_predict_never_overwrites_a_users_files(tmp_path, model):
+    checkpoint = save_checkpoint(model, tmp_path / "model.ckpt")
+    folder = tmp_path / "s"
+    folder.mkdir()
+    scene = write_scene(folder / "scene.tif")
+    truth = write_geotiff(folder / "scene_mask.tif", np.zeros((1, 150, 210), np.uint8))
+    kept = truth.read_bytes()
+    cpu = ["--tile", "64", "--device", "cpu", "--precision", "32-true"]
+    refused = runner.invoke(
+        app, ["predict", str(checkpoint), str(scene), "--out", str(folder), *cpu]
+    )
+    errors = [line for line in refused.output.splitlines() if line.startswith("error:")]
+    assert refused.exit_code == 2 and len(errors) == 1 and "scene_mask.tif" in errors[0]
+    assert truth.read_bytes() == kept and not (folder / "scene_prob.tif").exists()
+    truth.unlink()
+    args = ["predict", str(checkpoint), str(folder), "--out", str(folder), *cpu]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(app, args)  # its own outputs in the folder are not scenes
+    assert second.exit_code == 0 and second.output.count("skipped") == 1, second.output
+    assert not list(folder.glob("*_prob_prob*")) and not list(folder.glob("*_mask_prob*"))
+    other = tmp_path / "t"
+    other.mkdir()
+    write_scene(other / "b.tif")
+    write_scene(other / "b_mask.tif")  # a scene of the folder is another's output name
+    clash = runner.invoke(app, ["predict", str(checkpoint), str(other), "--out", str(other), *cpu])
+    assert clash.exit_code == 2 and "b_mask.tif: is an input" in clash.output
+    assert not (other / "b_prob.tif").exists()

@@ -191,6 +191,7 @@ class EvaluationFolder:
 
 
 SUMMARY_SUFFIX = "_summary.json"
+PREDICTION_RASTER_SUFFIXES = ("_prob.tif", "_mask.tif", "_quicklook.png")
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,23 @@ class PredictionOutputs:
     def finished(self) -> bool:
         """Each output is renamed into place only when complete, so existing means done."""
         return all(Path(p).exists() for p in asdict(self).values())
+
+    def paths(self) -> list[Path]:
+        return [Path(p) for p in asdict(self).values()]
+
+    def started(self) -> bool:
+        """predict renames the summary into place first: with it, the others are ours."""
+        return self.summary.exists()
+
+
+def is_prediction_output(path: Path) -> bool:
+    """A raster predict wrote (its scene's summary lies beside it), not a scene to map."""
+    path = Path(path)
+    for suffix in PREDICTION_RASTER_SUFFIXES:
+        if path.name.endswith(suffix):
+            stem = path.name[: -len(suffix)]
+            return (path.parent / f"{stem}{SUMMARY_SUFFIX}").exists()
+    return False
 
 
 @dataclass(frozen=True)

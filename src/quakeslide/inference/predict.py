@@ -95,10 +95,11 @@ def predict_scene(
         with contextlib.ExitStack() as stack:
             cache_mb = band_pass_cache_mb(reader.rows_bytes(tile), reader.width, outputs=3)
             stack.enter_context(rasterio.Env(GDAL_CACHEMAX=cache_mb))
-            # entered first, renamed last: vector outputs and styles appear only once the
-            # rasters have
-            later = ("landslides", "summary", "quicklook", "probability_style", "mask_style",
-                     "mask_categories", "quicklook_world")  # fmt: skip
+            # entered first, renamed last: the rasters appear only once the rest has
+            # the summary is entered last, so renamed first: a stopped run's files are known
+            # as its own by the summary beside them
+            later = ("landslides", "quicklook", "probability_style", "mask_style",
+                     "mask_categories", "quicklook_world", "summary")  # fmt: skip
             final_tmp = replace(
                 outputs, **{name: stack.enter_context(atomic_path(getattr(outputs, name)))
                             for name in ("probability", "mask", *later)},

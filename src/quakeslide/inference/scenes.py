@@ -8,9 +8,9 @@ from typing import Any
 
 from quakeslide.device import configure_cpu_threads, plan_compute
 from quakeslide.errors import InputError
-from quakeslide.folders import PredictionOutputs
+from quakeslide.folders import PredictionOutputs, is_prediction_output
 from quakeslide.inference.engines import Engine, onnx_engine
-from quakeslide.inference.ensemble import load_models
+from quakeslide.inference.ensemble import checkpoint_paths, load_models
 from quakeslide.inference.predict import predict_scene
 from quakeslide.inference.shards import bind_local_gpu, launch_ranks, my_scenes
 from quakeslide.inference.tta import check_tta_name, with_tta
@@ -38,6 +38,23 @@ def choose_engine(
     return with_tta(engine, tta)
 
 
+def refuse_overwriting(outputs: PredictionOutputs, inputs: set[Path]) -> None:
+    """InputError if an output would replace an input, or a file predict did not write."""
+    for path in outputs.paths():
+        if path.resolve() in inputs:
+            raise InputError(
+                f"{path}: is an input; predict never overwrites one: use another --out"
+            )
+    if outputs.finished() or outputs.started():
+        return  # finished: skipped; started (a stopped run): its own files, redone
+    for path in outputs.paths():
+        if path.exists():
+            raise InputError(
+                f"{path}: exists and predict did not write it; use another --out"
+                " (predict never replaces such a file)"
+            )
+
+
 def predict_scenes(
     checkpoint: Path | None,
     onnx: Path | None,
@@ -58,7 +75,12 @@ def predict_scenes(
     if not scene_paths:
         raise InputError("no scene given: quakeslide predict CHECKPOINT SCENE... --out DIR")
     check_tta_name(tta)
-    scenes = my_scenes(expand_scenes(scene_paths))
+    scenes = my_scenes(expand_scenes(scene_paths, skip=is_prediction_output))
+    inputs = {p.resolve() for p in scenes}
+    if checkpoint is not None:
+        inputs |= {p.resolve() for p in checkpoint_paths(checkpoint)}
+    for scene in scenes:  # before any work: predict never overwrites a file not its own
+        refuse_overwriting(PredictionOutputs.for_scene(scene, out), inputs)
     threads = configure_cpu_threads(launch_ranks()[3])
     engine = choose_engine(checkpoint, onnx, device, precision, threads, tta)
     cut = engine.threshold(threshold, onnx or checkpoint)

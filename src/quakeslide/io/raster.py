@@ -155,12 +155,15 @@ def geotiff_profile(reference: dict, count: int, dtype: str, nodata: float | Non
 RASTER_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".jp2", ".img", ".vrt")
 
 
-def expand_scenes(paths: list[Path]) -> list[Path]:
-    """Scene files, with each folder replaced by the rasters directly inside it (sorted)."""
+def expand_scenes(paths: list[Path], skip: Callable[[Path], bool] = lambda _: False) -> list[Path]:
+    """Scene files, with each folder replaced by the rasters directly inside it (sorted),
+    leaving out those `skip` names (a tool's own outputs)."""
     scenes = []
     for path in map(Path, paths):
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in RASTER_SUFFIXES)
+            found = sorted(
+                p for p in path.iterdir() if p.suffix.lower() in RASTER_SUFFIXES and not skip(p)
+            )
             if not found:
                 raise InputError(f"{path}: folder holds no raster ({', '.join(RASTER_SUFFIXES)})")
             scenes.extend(found)
