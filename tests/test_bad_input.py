@@ -57,3 +57,10 @@ def test_a_bad_option_value_gets_one_line(inputs, tmp_path, command, message):
     assert message in errors[0] and "Traceback" not in result.output
     assert not out.exists()  # nothing written
     assert all(p.read_bytes() == data for p, data in before.items())  # inputs unchanged
+
+
+def test_export_into_a_folder_gets_one_line(inputs, tmp_path):
+    result = runner.invoke(app, ["export", str(inputs["CKPT"]), "--out", str(tmp_path)])
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 2 and len(errors) == 1 and "is a folder" in errors[0]
+    assert list(tmp_path.iterdir()) == []

@@ -20,7 +20,7 @@ import torch
 
 from quakeslide.classes import CLASS_NAMES
 from quakeslide.errors import InputError
-from quakeslide.io.raster import atomic_path
+from quakeslide.io.raster import atomic_path, writable_folder
 from quakeslide.models.checkpoint import NormalizedNet, load_net
 
 CHECK_SHAPES = ((1, 256, 256), (3, 100, 130))
@@ -116,6 +116,9 @@ def _export(
     net = net.eval()
     if not 7 <= opset <= 23:
         raise InputError(f"--opset {opset}: use 7..23 (18 recommended)")
+    if Path(out).is_dir():
+        raise InputError(f"{out}: is a folder; --out names the ONNX file to write")
+    writable_folder(Path(out).parent)
     with atomic_path(Path(out)) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         logging.getLogger("torch.onnx").setLevel(logging.ERROR)
