@@ -166,3 +166,34 @@ def test_predict_and_report_show_the_lineage(dataset, parent, tmp_path):
     page = tmp_path / "map.html"
     assert runner.invoke(app, ["report", str(out), "--out", str(page)]).exit_code == 0
     assert "fine-tuned from" in page.read_text()
+
+
+def test_study_with_init_puts_zero_shot_scratch_and_adapted_side_by_side(dataset, parent, tmp_path):
+    import csv
+
+    from quakeslide.data.dataset import TileDataset
+    from quakeslide.device import plan_compute
+    from quakeslide.evaluation.run import score_checkpoint
+    from quakeslide.training.study import run_study
+
+    out = tmp_path / "study"
+    config = TrainConfig(**(FINE | {"init": str(parent), "epochs": 1}))
+    run_study(dataset, out, config, ["unet"], [2, 4], folds=2, grouping="random")
+    with open(out / "table1.csv", newline="") as f:
+        table = [(t["model"], t["size"]) for t in csv.DictReader(f)]
+    assert table == [("zero-shot", "0"), ("scratch", "2"), ("scratch", "4"),
+                     ("adapted", "2"), ("adapted", "4")]  # fmt: skip
+    with open(out / "runs.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    with open(out / "folds.csv", newline="") as f:
+        folds = {row["stem"]: row["fold"] for row in csv.DictReader(f)}
+    val = sorted(s for s, k in folds.items() if k == "0")
+    zero = next(r for r in rows if r["model"] == "zero-shot" and r["fold"] == "0")
+    expected = score_checkpoint(parent, TileDataset(dataset, val), plan_compute("cpu", "32-true"))
+    assert float(zero["f1"]) == pytest.approx(expected["f1"])
+    runs = out / "runs"
+    adapted = json.loads((runs / "adapted_n2_fold0" / "summary.json").read_text())
+    scratch = json.loads((runs / "scratch_n2_fold0" / "summary.json").read_text())
+    assert adapted["parent"]["path"] == str(parent) and "parent" not in scratch
+    assert adapted["model"] == scratch["model"] == "linknet"  # the parent's, not --models
+    assert (out / "figures" / "transfer_f1_vs_tiles.png").stat().st_size > 1000

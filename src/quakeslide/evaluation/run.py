@@ -82,6 +82,13 @@ def run_evaluation(
     return written[0]
 
 
+def score_checkpoint(checkpoint: Path, tiles: TileDataset, plan: ComputePlan) -> dict:
+    """Pixel metrics of a checkpoint as it is on `tiles` (threshold 0.5), e.g. zero-shot."""
+    engine, _ = load_models(checkpoint, plan)
+    result, _ = evaluate_model(engine, tiles, 0.5, progress=False)
+    return result.micro.metrics()
+
+
 def _lineage(engine: Engine) -> dict:
     """The parent checkpoint of a fine-tuned model, if it is one."""
     return {"parent": engine.description["parent"]} if "parent" in engine.description else {}

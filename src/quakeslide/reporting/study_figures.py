@@ -15,11 +15,32 @@ def plot_study(table: list[dict], folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for model in dict.fromkeys(t["model"] for t in table):
-        written.append(_metrics_vs_size([t for t in table if t["model"] == model], folder))
+        if model != "zero-shot":  # one point: drawn on the transfer curve
+            written.append(_metrics_vs_size([t for t in table if t["model"] == model], folder))
     models = {t["model"] for t in table}
     if {"unet", "linknet"} <= models:
         written.append(_relative_gain(table, folder))
+    if {"scratch", "adapted", "zero-shot"} <= models:
+        written.append(_transfer_curve(table, folder))
     return written
+
+
+def _transfer_curve(table: list[dict], folder: Path) -> Path:
+    """F1 vs labelled tiles from scratch and from the parent, the parent as it is at 0."""
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for model, style in (("scratch", "s-"), ("adapted", "o-")):
+        lines = [t for t in table if t["model"] == model]
+        sizes, f1, spread = ([t[k] for t in lines] for k in ("size", "f1_mean", "f1_std"))
+        ax.errorbar(sizes, f1, yerr=spread, fmt=style, capsize=3, label=model)
+    (zero,) = [t for t in table if t["model"] == "zero-shot"]
+    ax.errorbar([0], [zero["f1_mean"]], yerr=[zero["f1_std"]], fmt="k^", capsize=3,
+                label="zero-shot (the parent as it is)")  # fmt: skip
+    ax.axhline(zero["f1_mean"], color="k", linestyle=":", linewidth=1)
+    ax.set(xlabel="labelled tiles of the new event", ylabel="validation F1 (landslide class)",
+           title="F1 vs labelled tiles: zero-shot, scratch, adapted")  # fmt: skip
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return save_figure(fig, folder / "transfer_f1_vs_tiles.png")
 
 
 def _metrics_vs_size(lines: list[dict], folder: Path) -> Path:

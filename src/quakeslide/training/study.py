@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from tqdm import tqdm
 
 from quakeslide.config import TrainConfig
-from quakeslide.data.dataset import list_stems
+from quakeslide.data.dataset import TileDataset, list_stems
 from quakeslide.data.splits import Split, nested_subset
+from quakeslide.device import plan_compute
 from quakeslide.errors import InputError
+from quakeslide.evaluation.run import score_checkpoint
 from quakeslide.folders import DatasetFolder, StudyFolder
 from quakeslide.io.raster import atomic_path
 from quakeslide.io.tables import write_csv
+from quakeslide.models import count_parameters
+from quakeslide.models.checkpoint import load_net
 from quakeslide.reporting.study_figures import plot_study
 from quakeslide.training.cv import METRICS, dataset_pool, make_folds, mean_std
 from quakeslide.training.fit import best_metrics, train_or_reuse
@@ -48,10 +53,17 @@ def run_study(
     smallest_pool = min(len(s.train) for s in splits)
     if max(sizes) > smallest_pool:
         raise InputError(f"size {max(sizes)} exceeds the {smallest_pool} tiles a fold can train on")
+    variants = transfer_variants(config) if config.init else None
+    models = list(variants) if variants else models
     jobs = [(m, n, k) for k in range(len(splits)) for n in sizes for m in models]
-    rows = []
+    rows = (
+        [zero_shot_row(dataset, config, splits[k], k) for k in range(len(splits))]
+        if variants
+        else []
+    )
     for model, size, k in tqdm(jobs, desc="study runs", unit="run"):
-        run_config = TrainConfig(**(config.model_dump() | {"model": model, "max_tiles": None}))
+        settings = variants[model] if variants else {"model": model}
+        run_config = TrainConfig(**(config.model_dump() | settings | {"max_tiles": None}))
         split = Split(nested_subset(splits[k].train, size, config.seed + k), splits[k].val)
         run = folder.run(model, size, k)
         result = train_or_reuse(dataset, run.root, run_config, split)
@@ -89,6 +101,35 @@ def run_study(
     with atomic_path(folder.summary) as tmp:
         tmp.write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def transfer_variants(config: TrainConfig) -> dict[str, dict]:
+    """With --init: the same architecture from scratch and from the parent, side by side."""
+    model = load_net(Path(config.init))[1]["model"]
+    return {
+        "scratch": {"model": model, "init": None, "freeze": "none"},
+        "adapted": {"model": model},
+    }
+
+
+def zero_shot_row(dataset: Path, config: TrainConfig, split: Split, fold: int) -> dict:
+    """The parent as it is on the fold's validation tiles: the curve's point at 0 tiles."""
+    net, _ = load_net(Path(config.init))
+    plan = plan_compute(config.device, config.precision)
+    started = time.perf_counter()
+    metrics = score_checkpoint(Path(config.init), TileDataset(dataset, split.val), plan)
+    return {
+        "model": "zero-shot",
+        "size": 0,
+        "fold": fold,
+        **{m: metrics[m] for m in METRICS},
+        "best_epoch": -1,
+        "epochs": 0,
+        "parameters": count_parameters(net.net),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "device": plan.device,
+        "arithmetic": plan.precision,
+    }
 
 
 def table1(rows: list[dict]) -> list[dict]:
