@@ -64,3 +64,41 @@ def test_export_into_a_folder_gets_one_line(inputs, tmp_path):
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert result.exit_code == 2 and len(errors) == 1 and "is a folder" in errors[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def one_error(result) -> str:
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 2 and len(errors) == 1, result.output
+    assert "Traceback" not in result.output
+    return errors[0]
+
+
+def test_report_of_a_broken_prediction_summary_names_the_file(tmp_path):
+    folder = tmp_path / "pred"
+    folder.mkdir()
+    (folder / "a_summary.json").write_text("{not json")
+    result = runner.invoke(app, ["report", str(folder), "--out", str(tmp_path / "r.html")])
+    assert "a_summary.json: not a readable result file" in one_error(result)
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_report_of_metrics_missing_keys_names_the_file_and_key(tmp_path):
+    folder = tmp_path / "eval"
+    folder.mkdir()
+    (folder / "metrics.json").write_text('{"tiles": 3}')
+    (folder / "per_tile.csv").write_text("stem,f1\na,0.5\n")
+    result = runner.invoke(app, ["report", str(folder), "--out", str(tmp_path / "r.html")])
+    assert "metrics.json: has no" in one_error(result)
+
+
+def test_the_markdown_twin_escapes_names_as_the_html_does(tmp_path):
+    from quakeslide.reporting.render import render_html, render_markdown
+    from quakeslide.reporting.report_model import Report, Section, Table
+
+    name = "<img src=x onerror=alert(1)>"
+    report = Report(
+        f"Run {name}", tmp_path, [Section(name, [name], [Table(name, ["a"], [[name]])])]
+    )
+    html, markdown = render_html(report), render_markdown(report, tmp_path / "r.md")
+    assert "<img" not in html and "<img" not in markdown
+    assert markdown.count("&lt;img") == 5  # title, section, text, caption, cell

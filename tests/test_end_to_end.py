@@ -96,7 +96,7 @@ def test_reports_of_the_run_and_the_prediction_folders(demo_run, tmp_path):
     for label in ("&lt; 500 m2", "500-5000 m2", "&gt;= 5000 m2"):  # size classes as read
         assert label in page
     markdown = (tmp_path / "map.md").read_text()
-    assert "| >= 5000 m2 |" in markdown and "5000, -" not in markdown
+    assert "| &gt;= 5000 m2 |" in markdown and "5000, -" not in markdown
 
 
 def test_report_of_a_folder_without_results_is_refused(tmp_path):

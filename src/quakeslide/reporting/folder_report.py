@@ -6,7 +6,6 @@ study, a cross-validation, a training run and a prediction folder.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import yaml
@@ -31,6 +30,7 @@ from quakeslide.reporting.report_model import (
     cell,
     key_value_table,
     read_records,
+    read_result_json,
     records_table,
 )
 from quakeslide.reporting.training_curves import plot_training_curves
@@ -65,7 +65,7 @@ def build_report(folder: Path, figures: Path) -> Report:
 
 
 def _json(path: Path) -> dict:
-    return json.loads(path.read_text())
+    return read_result_json(path)
 
 
 def _evaluation(folder: EvaluationFolder, _: Path) -> tuple[str, list[Section]]:

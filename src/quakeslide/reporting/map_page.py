@@ -24,6 +24,7 @@ from rasterio.warp import transform as warp_transform
 
 from quakeslide.folders import PredictionOutputs
 from quakeslide.io.styles import LANDSLIDE_RGBA
+from quakeslide.reporting.report_model import read_result_json
 
 MAX_DRAWN = 5000  # landslides drawn and listed; the rest are counted in a note
 FIELDS = ("id", "area_m2", "perimeter_m", "mean_prob")
@@ -64,7 +65,7 @@ def scene_map(outputs: PredictionOutputs, name: str, max_drawn: int = MAX_DRAWN)
         }
         for polygon, i in zip(polygons, order, strict=True)
     ]
-    summary = json.loads(outputs.summary.read_text())
+    summary = read_result_json(outputs.summary)
     projected = crs is not None and not crs.is_geographic
     return SceneMap(
         name,

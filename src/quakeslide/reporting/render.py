@@ -53,11 +53,11 @@ def render_html(report: Report) -> str:
 
 def render_markdown(report: Report, markdown_path: Path) -> str:
     """Figures are linked relative to `markdown_path`'s folder."""
-    lines = [f"# {report.title}", "", f"`{report.source}`", ""]
+    lines = [f"# {_md(report.title)}", "", f"`{report.source}`", ""]
     for section in report.sections:
-        lines += [f"## {section.title}", ""]
+        lines += [f"## {_md(section.title)}", ""]
         for line in section.text:
-            lines += [line, ""]
+            lines += [_md(line), ""]
         for table in section.tables:
             lines += _markdown_table(table)
         figures = section.figures + [
@@ -85,12 +85,17 @@ def _html_table(table: Table) -> str:
     return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _md(text: str) -> str:
+    """Names from result files as text, as the HTML page escapes them (no raw HTML)."""
+    return html.escape(text, quote=False)
+
+
 def _markdown_table(table: Table) -> list[str]:
     def line(values: list[str]) -> str:
-        return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
+        return "| " + " | ".join(_md(v).replace("|", "\\|") for v in values) + " |"
 
     return [
-        f"**{table.caption}**",
+        f"**{_md(table.caption)}**",
         "",
         line(table.header),
         "|" + "|".join("---" for _ in table.header) + "|",
