@@ -102,3 +102,72 @@ def test_the_markdown_twin_escapes_names_as_the_html_does(tmp_path):
     html, markdown = render_html(report), render_markdown(report, tmp_path / "r.md")
     assert "<img" not in html and "<img" not in markdown
     assert markdown.count("&lt;img") == 5  # title, section, text, caption, cell
+
+
+class Evil:
+    """Pickles to a call; torch.load(weights_only=True) must refuse to make it."""
+
+    def __reduce__(self):
+        return (print, ("this should never run",))
+
+
+def lying_checkpoint(path, kind):
+    import torch
+
+    net = NormalizedNet("linknet", [0.5] * 3, [0.25] * 3)
+    meta = checkpoint_metadata("linknet", [0.5] * 3, [0.25] * 3, 32)
+    if kind == "unet_meta_over_linknet_weights":
+        meta["model"] = "unet"
+    if kind == "empty_state_dict":
+        torch.save({"state_dict": {}, "quakeslide": meta}, path)
+        return path
+    if kind == "no_model_name":
+        del meta["model"]
+    return save_net(net, meta, path)
+
+
+LIES = ["unet_meta_over_linknet_weights", "empty_state_dict", "no_model_name"]
+COMMANDS = {
+    "predict": "predict CKPT SCENE --out OUT",
+    "evaluate": "evaluate CKPT TILES --out OUT",
+    "export": "export CKPT --out OUT",
+    "train": "train TILES --out OUT --init CKPT --epochs 1",
+}
+
+
+@pytest.fixture(scope="module")
+def tiles(tmp_path_factory):
+    from conftest import write_tile_dataset
+
+    root = tmp_path_factory.mktemp("tiles")
+    write_tile_dataset(root, rows=2, cols=2, size=32)
+    return root
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("kind", LIES)
+def test_a_lying_checkpoint_gets_one_line(inputs, tiles, tmp_path, kind, command):
+    checkpoint = lying_checkpoint(tmp_path / "lie.ckpt", kind)
+    out = tmp_path / "out"
+    places = {**inputs, "CKPT": checkpoint, "TILES": tiles, "OUT": out}
+    args = [str(places.get(word, word)) for word in COMMANDS[command].split()]
+    assert "lie.ckpt" in one_error(runner.invoke(app, args))
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["zero_bytes", "malicious_pickle"])
+def test_resume_from_a_broken_last_checkpoint_gets_one_line(tiles, tmp_path, kind, capsys):
+    import torch
+
+    out = tmp_path / "run"
+    args = ["train", str(tiles), "--out", str(out), "--epochs", "1", "--augment", "1",
+            "--precision", "32-true", "--accelerator", "cpu"]  # fmt: skip
+    assert runner.invoke(app, args).exit_code == 0
+    last = out / "checkpoints" / "last.ckpt"
+    if kind == "zero_bytes":
+        last.write_bytes(b"")
+    else:
+        torch.save({"state_dict": {}, "x": Evil()}, last)
+    result = runner.invoke(app, [*args[:5], "2", *args[6:], "--resume"])
+    assert "last.ckpt: cannot resume from it" in one_error(result)
+    assert "this should never run" not in result.output + capsys.readouterr().out

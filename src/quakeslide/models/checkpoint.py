@@ -84,19 +84,34 @@ def load_net(checkpoint: Path, map_location: str = "cpu") -> tuple[NormalizedNet
     except FileNotFoundError as err:
         raise InputError(f"{checkpoint}: checkpoint not found") from err
     except Exception as err:  # truncated zip, pickle refused, ...
-        raise InputError(f"{checkpoint}: not a readable checkpoint ({err})") from err
+        raise InputError(f"{checkpoint}: not a readable checkpoint ({_first_line(err)})") from None
     if (
         not isinstance(payload, dict)
-        or CHECKPOINT_KEY not in payload
-        or "state_dict" not in payload
+        or not isinstance(payload.get(CHECKPOINT_KEY), dict)
+        or not isinstance(payload.get("state_dict"), dict)
     ):
         raise InputError(f"{checkpoint}: not a quakeslide checkpoint")
     meta = payload[CHECKPOINT_KEY]
-    net = NormalizedNet(meta["model"], meta["mean"], meta["std"])
+    missing = [key for key in ("model", "mean", "std") if key not in meta]
+    if missing:
+        raise InputError(f"{checkpoint}: its metadata lacks {', '.join(missing)}")
+    try:
+        net = NormalizedNet(meta["model"], meta["mean"], meta["std"])
+    except (KeyError, ValueError, TypeError) as err:
+        raise InputError(f"{checkpoint}: metadata names no known model ({err})") from None
     state = {
         k[len(STATE_PREFIX) :]: v
         for k, v in payload["state_dict"].items()
         if k.startswith(STATE_PREFIX)
     }
-    net.load_state_dict(state)
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as err:  # weights of another architecture, or none at all
+        problem = "holds no weights" if not state else f"weights do not fit a {meta['model']}"
+        raise InputError(f"{checkpoint}: {problem} ({_first_line(err)})") from None
     return net.eval(), meta
+
+
+def _first_line(err: Exception) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0][:200] if lines else type(err).__name__

@@ -73,6 +73,7 @@ def prepare_run_folder(
     if resume:
         if run.last_checkpoint.exists():
             _same_settings(run.config, config)
+            _check_resumable(run.last_checkpoint)
             return run.last_checkpoint
         log.info("%s: nothing to resume, starting a new run", out)
     elif run.checkpoints.exists() or run.summary.exists():
@@ -229,6 +230,17 @@ def train(
         with atomic_path(run.summary) as tmp:
             tmp.write_text(json.dumps(summary, indent=2))
     return RunResult(out, run.best_checkpoint, summary)
+
+
+def _check_resumable(checkpoint: Path) -> None:
+    """Lightning's own load of a broken or unsafe file ends in a traceback: check it first."""
+    try:
+        payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception as err:  # empty, truncated, or a pickle weights_only refuses
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise InputError(f"{checkpoint}: cannot resume from it ({first})") from None
+    if not isinstance(payload, dict) or "state_dict" not in payload:
+        raise InputError(f"{checkpoint}: cannot resume from it (not a training checkpoint)")
 
 
 def _statistics(parent: Parent) -> tuple[list[float], list[float]]:
