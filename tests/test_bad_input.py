@@ -171,3 +171,52 @@ def test_resume_from_a_broken_last_checkpoint_gets_one_line(tiles, tmp_path, kin
     result = runner.invoke(app, [*args[:5], "2", *args[6:], "--resume"])
     assert "last.ckpt: cannot resume from it" in one_error(result)
     assert "this should never run" not in result.output + capsys.readouterr().out
+
+
+def break_a_tile(root, kind):
+    """One tile of a fresh dataset broken the way users' tiles break."""
+    from PIL import Image
+
+    image = next(iter(sorted((root / "images").glob("*.png"))))
+    mask = root / "masks" / image.name
+    if kind == "truncated_image":
+        image.write_bytes(image.read_bytes()[:200])
+    elif kind == "zero_byte_image":
+        image.write_bytes(b"")
+    elif kind == "mask_of_another_size":
+        Image.fromarray(np.zeros((20, 32), np.uint8)).save(mask)
+    return image, mask
+
+
+@pytest.mark.parametrize("kind", ["truncated_image", "zero_byte_image", "mask_of_another_size"])
+@pytest.mark.parametrize("command", ["train", "evaluate", "cv"])
+def test_a_broken_tile_is_named_before_any_work(inputs, tmp_path, kind, command):
+    from conftest import write_tile_dataset
+
+    root = tmp_path / "ds"
+    write_tile_dataset(root, rows=2, cols=3, size=32)
+    image, mask = break_a_tile(root, kind)
+    out = tmp_path / "out"
+    args = {
+        "train": ["train", str(root), "--out", str(out), "--epochs", "1"],
+        "evaluate": ["evaluate", str(inputs["CKPT"]), str(root), "--out", str(out)],
+        "cv": ["cv", str(root), "--out", str(out), "--folds", "2", "--epochs", "1"],
+    }[command]
+    line = one_error(runner.invoke(app, args))
+    assert (mask.name if kind == "mask_of_another_size" else image.name) in line
+    # no run folder with a config.yaml / metrics.csv from a run that never started
+    assert not out.exists() or not [*out.rglob("config.yaml"), *out.rglob("metrics.csv")]
+
+
+def test_an_rgba_tile_among_rgb_ones_has_its_alpha_dropped(tmp_path):
+    from conftest import write_tile_dataset
+    from PIL import Image
+
+    from quakeslide.data.dataset import TileDataset
+
+    root = tmp_path / "ds"
+    stems = write_tile_dataset(root, rows=1, cols=2, size=32)
+    path = root / "images" / f"{stems[0]}.png"
+    Image.open(path).convert("RGBA").save(path)
+    tiles = TileDataset(root, stems)
+    assert {image.shape[0] for image in tiles.images} == {3}

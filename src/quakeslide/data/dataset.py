@@ -8,6 +8,7 @@ import numpy as np
 import rasterio
 import torch
 from PIL import Image
+from rasterio.enums import ColorInterp
 from torch.utils.data import Dataset
 
 from quakeslide.data.augment import augment, random_crop
@@ -45,15 +46,40 @@ def list_stems(dataset: Path, split: str | None = None) -> list[str]:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """(bands, H, W) uint8 array of an image tile of any supported format."""
-    if path.suffix.lower() in (".tif", ".tiff"):
-        with rasterio.open(path) as src:
-            return src.read()
-    with Image.open(path) as image:
-        if image.mode not in ("L", "RGB"):
-            image = image.convert("RGB")
-        pixels = np.asarray(image)
+    """(bands, H, W) uint8 array of an image tile of any supported format; an alpha band
+    is dropped (as `tile` treats it: a validity mask, not data)."""
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            with rasterio.open(path) as src:
+                keep = [i + 1 for i, c in enumerate(src.colorinterp) if c != ColorInterp.alpha]
+                return src.read(keep)
+        with Image.open(path) as image:
+            if image.mode not in ("L", "RGB"):
+                image = image.convert("RGB")
+            pixels = np.asarray(image)
+    except (OSError, ValueError, rasterio.errors.RasterioError) as err:  # truncated, empty, ...
+        raise InputError(f"{path}: not a readable image ({_first_line(err)})") from None
     return (pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)).copy()
+
+
+def read_mask(path: Path, image: np.ndarray, image_path: Path) -> np.ndarray:
+    """A tile's mask, which must match its image's size."""
+    try:
+        with Image.open(path) as picture:
+            mask = np.array(picture)
+    except (OSError, ValueError) as err:
+        raise InputError(f"{path}: not a readable mask ({_first_line(err)})") from None
+    if mask.shape[:2] != image.shape[1:]:
+        raise InputError(
+            f"{path}: mask is {mask.shape[0]}x{mask.shape[1]} px, its image {image_path.name}"
+            f" {image.shape[1]}x{image.shape[2]}"
+        )
+    return mask
+
+
+def _first_line(err: Exception) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0][:200] if lines else type(err).__name__
 
 
 def find_image(dataset: Path, stem: str) -> Path:
@@ -105,9 +131,20 @@ class TileDataset(Dataset):
     ):
         dataset = Path(dataset)
         self.stems = list(stems)
-        self.images = [read_image(find_image(dataset, s)) for s in self.stems]
+        paths = [find_image(dataset, s) for s in self.stems]
+        self.images = [read_image(path) for path in paths]
+        odd = [p for p, image in zip(paths, self.images, strict=True)
+               if image.shape[0] != self.images[0].shape[0]]  # fmt: skip
+        if odd:
+            raise InputError(
+                f"{odd[0]}: {read_image(odd[0]).shape[0]} band(s), {paths[0].name} has"
+                f" {self.images[0].shape[0]}: the tiles of a dataset share their bands"
+            )
         folder = DatasetFolder(dataset)
-        masks = [np.array(Image.open(folder.mask(s))) for s in self.stems]
+        masks = [
+            read_mask(folder.mask(s), image, path)
+            for s, image, path in zip(self.stems, self.images, paths, strict=True)
+        ]
         lut = mask_lut(dataset, masks)
         self.masks = [lut[m] for m in masks]
         self.augment, self.seed, self.crop = augment, seed, crop
