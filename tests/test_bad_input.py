@@ -220,3 +220,60 @@ def test_an_rgba_tile_among_rgb_ones_has_its_alpha_dropped(tmp_path):
     Image.open(path).convert("RGBA").save(path)
     tiles = TileDataset(root, stems)
     assert {image.shape[0] for image in tiles.images} == {3}
+
+
+@pytest.mark.skipif(__import__("os").geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_output_folder_gets_one_line(inputs, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        export = ["export", str(inputs["CKPT"]), "--out", str(locked / "m.onnx")]
+        predict = ["predict", str(inputs["CKPT"]), str(inputs["SCENE"]), "--out", str(locked)]
+        for args in (export, predict):
+            assert "cannot write" in one_error(runner.invoke(app, args))
+    finally:
+        locked.chmod(0o700)
+
+
+def test_a_full_disk_gets_one_line_and_leaves_nothing(inputs, tmp_path, monkeypatch):
+    import errno
+
+    import quakeslide.inference.predict as predict_module
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out" / "x"))
+
+    monkeypatch.setattr(predict_module, "copy_as_cog", full)
+    out = tmp_path / "out"
+    args = ["predict", str(inputs["CKPT"]), str(inputs["SCENE"]), "--out", str(out),
+            "--tile", "32", "--device", "cpu"]  # fmt: skip
+    assert "No space left on device" in one_error(runner.invoke(app, args))
+    assert list(out.iterdir()) == []  # temporaries removed, nothing under a final name
+
+
+def test_temporaries_of_a_killed_run_are_cleaned_by_the_next(inputs, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = [
+        out / ".s_prob.abc123.tif",
+        out / ".s_prob.abc123.stream.tif",
+        out / ".s_summary.x.json",
+    ]
+    for path in stale:
+        path.write_bytes(b"left by kill -9")
+    unrelated = out / ".s_b_prob.def456.tif"  # another scene's, maybe being written right now
+    unrelated.write_bytes(b"")
+    args = ["predict", str(inputs["CKPT"]), str(inputs["SCENE"]), "--out", str(out),
+            "--tile", "32", "--device", "cpu"]  # fmt: skip
+    assert runner.invoke(app, args).exit_code == 0
+    assert not any(p.exists() for p in stale) and unrelated.exists()
+    work = tmp_path / ".ds.killed"  # the work folder of a tile that was killed
+    (work / "images").mkdir(parents=True)
+    labels = np.zeros((1, 40, 40), np.uint8)
+    labels[0, 5:20, 5:20] = 1
+    mask = write_geotiff(tmp_path / "truth.tif", labels)
+    tiled = runner.invoke(app, ["tile", str(inputs["SCENE"]), "--labels", str(mask),
+                                "--out", str(tmp_path / "ds"), "--size", "32"])  # fmt: skip
+    assert tiled.exit_code == 0, tiled.output
+    assert not work.exists() and (tmp_path / "ds" / "tiles.csv").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import inspect
 import logging
@@ -40,10 +41,14 @@ class OneLineErrorsGroup(TyperGroup):
         raise SystemExit(result if isinstance(result, int) else 0)
 
 
-def one_line_errors(command: Callable) -> Callable:
-    """Report bad input (`InputError`) as one line on stderr with exit code 2.
+# a full disk, a quota, a read-only or forbidden folder: the user's to fix, not a bug
+DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
-    Anything else is a bug and keeps its traceback.
+
+def one_line_errors(command: Callable) -> Callable:
+    """Report bad input (`InputError`) and disk problems (`DISK_ERRORS`) as one line on
+    stderr with exit code 2; every writer writes under temporary names, so nothing is left
+    under a final one. Anything else is a bug and keeps its traceback.
     """
 
     @functools.wraps(command)
@@ -52,8 +57,14 @@ def one_line_errors(command: Callable) -> Callable:
             return command(*args, **kwargs)
         except InputError as err:
             message = " ".join(str(err).split())
-            typer.secho(f"error: {message}", err=True, fg="red")
-            raise typer.Exit(2) from None
+        except OSError as err:
+            if err.errno not in DISK_ERRORS:
+                raise
+            message = (
+                f"{err.filename or 'output'}: {err.strerror} (nothing was kept under a final name)"
+            )
+        typer.secho(f"error: {message}", err=True, fg="red")
+        raise typer.Exit(2) from None
 
     return wrapper
 

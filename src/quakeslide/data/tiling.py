@@ -33,6 +33,8 @@ from quakeslide.io.raster import (
     expand_scenes,
     geotiff_profile,
     refuse_duplicate_stems,
+    remove_stale,
+    writable_folder,
 )
 from quakeslide.io.scene import SceneReader, open_scene_reader
 
@@ -98,7 +100,8 @@ def tile_scenes(
     options = options or TilingOptions()
     if out.exists():
         raise InputError(f"{out}: output dataset already exists")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    writable_folder(out.parent)
+    remove_stale(out.parent, f".{out.name}.")  # work folders a killed tile left
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         folder = DatasetFolder(work)

@@ -14,7 +14,7 @@ from quakeslide.inference.ensemble import checkpoint_paths, load_models
 from quakeslide.inference.predict import predict_scene
 from quakeslide.inference.shards import bind_local_gpu, launch_ranks, my_scenes
 from quakeslide.inference.tta import check_tta_name, with_tta
-from quakeslide.io.raster import expand_scenes, writable_folder
+from quakeslide.io.raster import expand_scenes, remove_stale, writable_folder
 
 
 def choose_engine(
@@ -89,4 +89,6 @@ def predict_scenes(
         if PredictionOutputs.for_scene(scene, out).finished():
             yield scene, None
             continue
+        for output in PredictionOutputs.for_scene(scene, out).paths():
+            remove_stale(out, f".{output.stem}.")  # temporaries a killed run left
         yield scene, predict_scene(engine, scene, out, threshold=cut, **settings)

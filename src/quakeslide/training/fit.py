@@ -21,7 +21,7 @@ from quakeslide.data.splits import Split, holdout_split, nested_subset
 from quakeslide.device import configure_cpu_threads, is_launch_rank_zero, plan_compute
 from quakeslide.errors import InputError
 from quakeslide.folders import RunFolder
-from quakeslide.io.raster import atomic_path
+from quakeslide.io.raster import atomic_path, writable_folder
 from quakeslide.models import count_parameters
 from quakeslide.training.data_module import TileDataModule
 from quakeslide.training.epoch_log import EpochCsv, best_row
@@ -133,6 +133,7 @@ def train(
         parent = load_parent(Path(config.init), asked, bands=train_set.images[0].shape[0])
         config = config.model_copy(update={"model": parent.meta["model"]})
     if is_launch_rank_zero():
+        writable_folder(out)
         resume_from = prepare_run_folder(out, config, resume, overwrite)
     else:  # a process started by the DDP launcher: the user's process prepared the folder
         last = run.last_checkpoint
