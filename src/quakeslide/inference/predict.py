@@ -95,9 +95,8 @@ def predict_scene(
         with contextlib.ExitStack() as stack:
             cache_mb = band_pass_cache_mb(reader.rows_bytes(tile), reader.width, outputs=3)
             stack.enter_context(rasterio.Env(GDAL_CACHEMAX=cache_mb))
-            # entered first, renamed last: the rasters appear only once the rest has
-            # the summary is entered last, so renamed first: a stopped run's files are known
-            # as its own by the summary beside them
+            # renamed into place in the reverse order: the summary first (a stopped run's
+            # files are known as its own by the summary beside them), the rasters last
             later = ("landslides", "quicklook", "probability_style", "mask_style",
                      "mask_categories", "quicklook_world", "summary")  # fmt: skip
             final_tmp = replace(
