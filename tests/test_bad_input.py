@@ -29,6 +29,11 @@ CASES = [
     ("evaluate CKPT DATA --out OUT --pixel-size -1", "'--pixel-size'"),
     ("export CKPT --out OUT --opset 0", "--opset 0"),
     ("predict CKPT SCENE --out OUT --no-such-option", "No such option"),
+    ("export CKPT --out CKPT", "is the input"),
+    ("train DATA --out DATA", "is the input"),
+    ("cv DATA --out DATA/images/cv", "inside the input folder"),
+    ("evaluate CKPT DATA --out DATA/masks", "inside the input folder"),
+    ("evaluate CKPT DATA --out CKPT", "is the input"),
 ]
 
 
@@ -45,11 +50,19 @@ def inputs(tmp_path_factory):
     return {"CKPT": checkpoint, "SCENE": scene, "DATA": folder / "data"}
 
 
+def expand(word: str, places: dict) -> str:
+    """A placeholder (CKPT, DATA/masks, ...) as its path; other words as they are."""
+    head, _, rest = word.partition("/")
+    if head not in places:
+        return word
+    return str(places[head] / rest) if rest else str(places[head])
+
+
 @pytest.mark.parametrize("command,message", CASES, ids=[c for c, _ in CASES])
 def test_a_bad_option_value_gets_one_line(inputs, tmp_path, command, message):
     out = tmp_path / "out"
     places = {**inputs, "OUT": out}
-    args = [str(places.get(word, word)) for word in command.split()]
+    args = [expand(word, places) for word in command.split()]
     before = {p: p.read_bytes() for p in (inputs["CKPT"], inputs["SCENE"])}
     result = runner.invoke(app, args)
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]

@@ -20,7 +20,7 @@ import torch
 
 from quakeslide.classes import CLASS_NAMES
 from quakeslide.errors import InputError
-from quakeslide.io.raster import atomic_path, writable_folder
+from quakeslide.io.raster import atomic_path, refuse_output_over_input, writable_folder
 from quakeslide.models.checkpoint import NormalizedNet, load_net
 
 CHECK_SHAPES = ((1, 256, 256), (3, 100, 130))
@@ -52,6 +52,7 @@ def export_onnx(checkpoint: Path, out: Path, opset: int = 18) -> ExportResult:
 
     The checkpoint's metadata goes into the model's metadata under `quakeslide`.
     """
+    refuse_output_over_input(out, checkpoint)
     net, meta = load_net(checkpoint)
     bands = len(meta["mean"])
     sample = torch.rand(2, bands, 70, 90)  # not multiples of 32: no size is special-cased
@@ -71,6 +72,7 @@ def export_deepness(
     `resolution_cm` (cm per pixel) defaults to the training tiles' pixel size, where the
     checkpoint knows it; Deepness rescales a map to it.
     """
+    refuse_output_over_input(out, checkpoint)
     net, meta = load_net(checkpoint)
     tile = tile or meta.get("tile_size") or 256
     if tile < 32:

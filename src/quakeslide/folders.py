@@ -44,6 +44,12 @@ class DatasetFolder:
         return self.root / f"{split}.txt"
 
 
+def dataset_folders(dataset: Path) -> tuple[Path, Path]:
+    """The folders of a dataset that readers take as they are: no output goes inside."""
+    folder = DatasetFolder(Path(dataset))
+    return folder.images, folder.masks
+
+
 @dataclass(frozen=True)
 class RunFolder:
     """One training run."""

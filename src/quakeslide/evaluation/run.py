@@ -20,11 +20,11 @@ from quakeslide.evaluation.evaluate import (
     load_tiles,
     write_evaluation,
 )
-from quakeslide.folders import EvaluationFolder
+from quakeslide.folders import EvaluationFolder, dataset_folders
 from quakeslide.inference.engines import Engine
-from quakeslide.inference.ensemble import load_models
+from quakeslide.inference.ensemble import checkpoint_paths, load_models
 from quakeslide.inference.tta import check_tta_name, with_tta
-from quakeslide.io.raster import writable_folder
+from quakeslide.io.raster import refuse_output_over_input, writable_folder
 from quakeslide.reporting.panels import ModelView, PanelTile, plot_panels
 from quakeslide.reporting.pr_curve import plot_pr_curves
 
@@ -50,6 +50,9 @@ def run_evaluation(
     if threshold is not None and not 0.0 < threshold < 1.0:
         raise InputError(f"threshold {threshold}: must be between 0 and 1")
     check_tta_name(tta)
+    refuse_output_over_input(
+        out, dataset, *checkpoint_paths(checkpoint), within=dataset_folders(dataset)
+    )
     tiles = load_tiles(dataset, split, max_tiles)
     pixel_size = pixel_size or tile_pixel_size(dataset, tiles.stems[0])
     checkpoints = [checkpoint] + ([compare] if compare else [])

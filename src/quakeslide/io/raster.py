@@ -32,6 +32,18 @@ def open_scene(path: Path) -> DatasetReader:
         raise InputError(f"{path}: not a readable raster ({err})") from err
 
 
+def refuse_output_over_input(out: Path, *inputs: Path, within: tuple[Path, ...] = ()) -> None:
+    """InputError if `out` is one of `inputs`, or lies inside one of the `within` folders
+    (a dataset's images/ or masks/, which other commands read as they are)."""
+    target = Path(out).resolve()
+    for source in map(Path, inputs):
+        if target == source.resolve():
+            raise InputError(f"{out}: is the input {source}; use another --out")
+    for folder in map(Path, within):
+        if folder.resolve() in (target, *target.parents):
+            raise InputError(f"{out}: is inside the input folder {folder}; use another --out")
+
+
 def writable_folder(folder: Path) -> Path:
     """Create `folder` if needed and prove a file can be written there, else InputError."""
     folder = Path(folder)

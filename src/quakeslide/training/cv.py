@@ -17,8 +17,8 @@ from quakeslide.data.splits import (
     neighbours_across_folds,
     nested_subset,
 )
-from quakeslide.folders import CvFolder
-from quakeslide.io.raster import atomic_path, writable_folder
+from quakeslide.folders import CvFolder, dataset_folders
+from quakeslide.io.raster import atomic_path, refuse_output_over_input, writable_folder
 from quakeslide.io.tables import write_csv
 from quakeslide.training.fit import best_metrics, train_or_reuse
 
@@ -69,6 +69,7 @@ def cross_validate(
     dataset: Path, out: Path, config: TrainConfig, folds: int = 5, grouping: str = "auto"
 ) -> dict:
     """Train one run per fold (finished folds are kept, stopped ones resumed)."""
+    refuse_output_over_input(out, dataset, within=dataset_folders(dataset))
     dataset, folder = Path(dataset), CvFolder(writable_folder(Path(out)))
     stems = dataset_pool(dataset, config)
     splits, record = make_folds(dataset, stems, folds, grouping, config.seed, folder.folds_csv)

@@ -20,8 +20,8 @@ from quakeslide.data.dataset import TileDataset, channel_stats, tile_pixel_size
 from quakeslide.data.splits import Split, holdout_split, nested_subset
 from quakeslide.device import configure_cpu_threads, is_launch_rank_zero, plan_compute
 from quakeslide.errors import InputError
-from quakeslide.folders import RunFolder
-from quakeslide.io.raster import atomic_path, writable_folder
+from quakeslide.folders import RunFolder, dataset_folders
+from quakeslide.io.raster import atomic_path, refuse_output_over_input, writable_folder
 from quakeslide.models import count_parameters
 from quakeslide.training.data_module import TileDataModule
 from quakeslide.training.epoch_log import EpochCsv, best_row
@@ -116,6 +116,7 @@ def train(
 ) -> RunResult:
     """Fit `config.model`; resumable from RUN/checkpoints/last.ckpt with the same results."""
     dataset, out = Path(dataset), Path(out)
+    refuse_output_over_input(out, dataset, within=dataset_folders(dataset))
     run = RunFolder(out)
     split = choose_split(dataset, config, split)
     plan = plan_compute(config.device, config.precision)
