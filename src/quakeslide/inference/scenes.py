@@ -76,9 +76,8 @@ def predict_scenes(
         raise InputError("no scene given: quakeslide predict CHECKPOINT SCENE... --out DIR")
     check_tta_name(tta)
     scenes = my_scenes(expand_scenes(scene_paths, skip=is_prediction_output))
-    inputs = {p.resolve() for p in scenes}
-    if checkpoint is not None:
-        inputs |= {p.resolve() for p in checkpoint_paths(checkpoint)}
+    models = checkpoint_paths(checkpoint) if checkpoint is not None else [onnx]
+    inputs = {Path(p).resolve() for p in [*scenes, *models] if p is not None}
     for scene in scenes:  # before any work: predict never overwrites a file not its own
         refuse_overwriting(PredictionOutputs.for_scene(scene, out), inputs)
     threads = configure_cpu_threads(launch_ranks()[3])
