@@ -173,7 +173,7 @@ def test_study_with_init_puts_zero_shot_scratch_and_adapted_side_by_side(dataset
 
     from quakeslide.data.dataset import TileDataset
     from quakeslide.device import plan_compute
-    from quakeslide.evaluation.run import score_checkpoint
+    from quakeslide.evaluation.run import score_net
     from quakeslide.training.study import run_study
 
     out = tmp_path / "study"
@@ -189,7 +189,9 @@ def test_study_with_init_puts_zero_shot_scratch_and_adapted_side_by_side(dataset
         folds = {row["stem"]: row["fold"] for row in csv.DictReader(f)}
     val = sorted(s for s, k in folds.items() if k == "0")
     zero = next(r for r in rows if r["model"] == "zero-shot" and r["fold"] == "0")
-    expected = score_checkpoint(parent, TileDataset(dataset, val), plan_compute("cpu", "32-true"))
+    expected = score_net(
+        load_net(parent)[0], TileDataset(dataset, val), plan_compute("cpu", "32-true")
+    )
     assert float(zero["f1"]) == pytest.approx(expected["f1"])
     runs = out / "runs"
     adapted = json.loads((runs / "adapted_n2_fold0" / "summary.json").read_text())

@@ -226,7 +226,7 @@ class PredictionOutputs:
 
     def finished(self) -> bool:
         """Each output is renamed into place only when complete, so existing means done."""
-        return all(Path(p).exists() for p in asdict(self).values())
+        return all(p.exists() for p in self.paths())
 
     def paths(self) -> list[Path]:
         return [Path(p) for p in asdict(self).values()]

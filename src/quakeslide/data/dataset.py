@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 
 from quakeslide.data.augment import augment, random_crop
 from quakeslide.data.sampling import TileDraw
-from quakeslide.errors import InputError
+from quakeslide.errors import InputError, first_line
 from quakeslide.folders import DatasetFolder
 from quakeslide.io.mask_labels import detect_encoding
 
@@ -58,7 +58,7 @@ def read_image(path: Path) -> np.ndarray:
                 image = image.convert("RGB")
             pixels = np.asarray(image)
     except (OSError, ValueError, rasterio.errors.RasterioError) as err:  # truncated, empty, ...
-        raise InputError(f"{path}: not a readable image ({_first_line(err)})") from None
+        raise InputError(f"{path}: not a readable image ({first_line(err)})") from None
     return (pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)).copy()
 
 
@@ -68,18 +68,13 @@ def read_mask(path: Path, image: np.ndarray, image_path: Path) -> np.ndarray:
         with Image.open(path) as picture:
             mask = np.array(picture)
     except (OSError, ValueError) as err:
-        raise InputError(f"{path}: not a readable mask ({_first_line(err)})") from None
+        raise InputError(f"{path}: not a readable mask ({first_line(err)})") from None
     if mask.shape[:2] != image.shape[1:]:
         raise InputError(
             f"{path}: mask is {mask.shape[0]}x{mask.shape[1]} px, its image {image_path.name}"
             f" {image.shape[1]}x{image.shape[2]}"
         )
     return mask
-
-
-def _first_line(err: Exception) -> str:
-    lines = str(err).strip().splitlines()
-    return lines[0][:200] if lines else type(err).__name__
 
 
 def find_image(dataset: Path, stem: str) -> Path:
@@ -133,12 +128,14 @@ class TileDataset(Dataset):
         self.stems = list(stems)
         paths = [find_image(dataset, s) for s in self.stems]
         self.images = [read_image(path) for path in paths]
-        odd = [p for p, image in zip(paths, self.images, strict=True)
-               if image.shape[0] != self.images[0].shape[0]]  # fmt: skip
+        bands = self.images[0].shape[0]
+        odd = [(p, image) for p, image in zip(paths, self.images, strict=True)
+               if image.shape[0] != bands]  # fmt: skip
         if odd:
+            path, image = odd[0]
             raise InputError(
-                f"{odd[0]}: {read_image(odd[0]).shape[0]} band(s), {paths[0].name} has"
-                f" {self.images[0].shape[0]}: the tiles of a dataset share their bands"
+                f"{path}: {image.shape[0]} band(s), {paths[0].name} has {bands}:"
+                " the tiles of a dataset share their bands"
             )
         folder = DatasetFolder(dataset)
         masks = [

@@ -21,10 +21,11 @@ from quakeslide.evaluation.evaluate import (
     write_evaluation,
 )
 from quakeslide.folders import EvaluationFolder, dataset_folders
-from quakeslide.inference.engines import Engine
+from quakeslide.inference.engines import Engine, torch_engine
 from quakeslide.inference.ensemble import checkpoint_paths, load_models
 from quakeslide.inference.tta import check_tta_name, with_tta
 from quakeslide.io.raster import refuse_output_over_input, writable_folder
+from quakeslide.models.checkpoint import NormalizedNet
 from quakeslide.reporting.panels import ModelView, PanelTile, plot_panels
 from quakeslide.reporting.pr_curve import plot_pr_curves
 
@@ -85,10 +86,9 @@ def run_evaluation(
     return written[0]
 
 
-def score_checkpoint(checkpoint: Path, tiles: TileDataset, plan: ComputePlan) -> dict:
-    """Pixel metrics of a checkpoint as it is on `tiles` (threshold 0.5), e.g. zero-shot."""
-    engine, _ = load_models(checkpoint, plan)
-    result, _ = evaluate_model(engine, tiles, 0.5, progress=False)
+def score_net(net: NormalizedNet, tiles: TileDataset, plan: ComputePlan) -> dict:
+    """Pixel metrics of a trained net as it is on `tiles` (threshold 0.5), e.g. zero-shot."""
+    result, _ = evaluate_model(torch_engine(net, plan), tiles, 0.5, progress=False)
     return result.micro.metrics()
 
 

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from quakeslide.classes import CLASS_NAMES
 from quakeslide.device import ComputePlan
 from quakeslide.errors import InputError
 from quakeslide.folders import CvFolder, RunFolder
 from quakeslide.inference.engines import Engine, torch_engine
-from quakeslide.models.checkpoint import load_net
+from quakeslide.models.checkpoint import landslide_classes, load_net
 
 MEMBER_KEYS = {"bands": "bands", "classes": "classes", "tile_size": "tile size"}
 
@@ -28,8 +27,8 @@ def checkpoint_paths(spec: Path | str) -> list[Path]:
         if not part.strip():
             continue
         path = Path(part.strip())
-        if CvFolder(path).fold_runs():
-            folds = [run.best_checkpoint for run in CvFolder(path).fold_runs()]
+        if runs := CvFolder(path).fold_runs():
+            folds = [run.best_checkpoint for run in runs]
             missing = [f for f in folds if not f.exists()]
             if missing:
                 raise InputError(f"{path}: cv folder with an unfinished fold ({missing[0]})")
@@ -49,10 +48,7 @@ def load_models(spec: Path | str, plan: ComputePlan) -> tuple[Engine, str]:
     engines, metas = [], []
     for path in paths:
         net, meta = load_net(path)
-        classes = meta.get("classes", CLASS_NAMES)
-        if len(classes) != len(CLASS_NAMES):
-            raise InputError(f"{path}: a model of {classes}, not landslide / background")
-        meta = {**meta, "bands": len(meta["mean"]), "classes": classes}
+        meta = {**meta, "bands": len(meta["mean"]), "classes": landslide_classes(meta, str(path))}
         _check_member(path, meta, paths[0], metas[0] if metas else meta)
         engine = torch_engine(net, plan, meta.get("threshold"))
         if "parent" in meta:  # the lineage of a fine-tuned model, shown in every summary

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from quakeslide.classes import CLASS_NAMES
-from quakeslide.errors import InputError
+from quakeslide.errors import InputError, first_line
 from quakeslide.models import build_model
 
 CHECKPOINT_KEY = "quakeslide"
@@ -70,6 +70,14 @@ def checkpoint_metadata(
     return meta
 
 
+def landslide_classes(meta: dict[str, Any], source: str) -> list[str]:
+    """The checkpoint's class names, which must be background / landslide (else InputError)."""
+    classes = list(meta.get("classes", CLASS_NAMES))
+    if len(classes) != len(CLASS_NAMES):
+        raise InputError(f"{source}: a model of {classes}, not landslide / background")
+    return classes
+
+
 def save_net(net: NormalizedNet, metadata: dict[str, Any], path: Path) -> Path:
     """Write a weights-only checkpoint that :func:`load_net` reads (no optimiser state)."""
     state = {STATE_PREFIX + k: v for k, v in net.state_dict().items()}
@@ -84,7 +92,7 @@ def load_net(checkpoint: Path, map_location: str = "cpu") -> tuple[NormalizedNet
     except FileNotFoundError as err:
         raise InputError(f"{checkpoint}: checkpoint not found") from err
     except Exception as err:  # truncated zip, pickle refused, ...
-        raise InputError(f"{checkpoint}: not a readable checkpoint ({_first_line(err)})") from None
+        raise InputError(f"{checkpoint}: not a readable checkpoint ({first_line(err)})") from None
     if (
         not isinstance(payload, dict)
         or not isinstance(payload.get(CHECKPOINT_KEY), dict)
@@ -108,10 +116,5 @@ def load_net(checkpoint: Path, map_location: str = "cpu") -> tuple[NormalizedNet
         net.load_state_dict(state)
     except RuntimeError as err:  # weights of another architecture, or none at all
         problem = "holds no weights" if not state else f"weights do not fit a {meta['model']}"
-        raise InputError(f"{checkpoint}: {problem} ({_first_line(err)})") from None
+        raise InputError(f"{checkpoint}: {problem} ({first_line(err)})") from None
     return net.eval(), meta
-
-
-def _first_line(err: Exception) -> str:
-    lines = str(err).strip().splitlines()
-    return lines[0][:200] if lines else type(err).__name__

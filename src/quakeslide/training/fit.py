@@ -19,7 +19,7 @@ from quakeslide.config import TrainConfig
 from quakeslide.data.dataset import TileDataset, channel_stats, tile_pixel_size
 from quakeslide.data.splits import Split, holdout_split, nested_subset
 from quakeslide.device import configure_cpu_threads, is_launch_rank_zero, plan_compute
-from quakeslide.errors import InputError
+from quakeslide.errors import InputError, first_line
 from quakeslide.folders import RunFolder, dataset_folders
 from quakeslide.io.raster import atomic_path, refuse_output_over_input, writable_folder
 from quakeslide.models import count_parameters
@@ -239,8 +239,7 @@ def _check_resumable(checkpoint: Path) -> None:
     try:
         payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
     except Exception as err:  # empty, truncated, or a pickle weights_only refuses
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-        raise InputError(f"{checkpoint}: cannot resume from it ({first})") from None
+        raise InputError(f"{checkpoint}: cannot resume from it ({first_line(err)})") from None
     if not isinstance(payload, dict) or "state_dict" not in payload:
         raise InputError(f"{checkpoint}: cannot resume from it (not a training checkpoint)")
 

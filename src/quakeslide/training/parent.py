@@ -13,9 +13,8 @@ from pathlib import Path
 
 import torch
 
-from quakeslide.classes import CLASS_NAMES
 from quakeslide.errors import InputError
-from quakeslide.models.checkpoint import NormalizedNet, load_net
+from quakeslide.models.checkpoint import NormalizedNet, landslide_classes, load_net
 
 
 @dataclass(frozen=True)
@@ -45,8 +44,7 @@ def load_parent(path: Path, model: str | None, bands: int) -> Parent:
         raise InputError(
             f"--init {path}: a model of {len(meta['mean'])} band(s), the dataset has {bands}"
         )
-    if len(meta.get("classes", CLASS_NAMES)) != len(CLASS_NAMES):
-        raise InputError(f"--init {path}: a model of {meta['classes']}, not landslide / background")
+    landslide_classes(meta, f"--init {path}")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return Parent(path, digest, net, meta)
 

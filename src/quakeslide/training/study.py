@@ -13,12 +13,12 @@ from quakeslide.data.dataset import TileDataset, list_stems
 from quakeslide.data.splits import Split, nested_subset
 from quakeslide.device import plan_compute
 from quakeslide.errors import InputError
-from quakeslide.evaluation.run import score_checkpoint
+from quakeslide.evaluation.run import score_net
 from quakeslide.folders import DatasetFolder, StudyFolder
 from quakeslide.io.raster import atomic_path
 from quakeslide.io.tables import write_csv
 from quakeslide.models import count_parameters
-from quakeslide.models.checkpoint import load_net
+from quakeslide.models.checkpoint import NormalizedNet, load_net
 from quakeslide.reporting.study_figures import plot_study
 from quakeslide.training.cv import METRICS, dataset_pool, make_folds, mean_std
 from quakeslide.training.fit import best_metrics, train_or_reuse
@@ -53,14 +53,14 @@ def run_study(
     smallest_pool = min(len(s.train) for s in splits)
     if max(sizes) > smallest_pool:
         raise InputError(f"size {max(sizes)} exceeds the {smallest_pool} tiles a fold can train on")
-    variants = transfer_variants(config) if config.init else None
-    models = list(variants) if variants else models
+    rows: list[dict] = []
+    variants = None
+    if config.init:  # the parent is read once: its architecture and its zero-shot scores
+        parent, meta = load_net(Path(config.init))
+        variants = transfer_variants(meta["model"])
+        models = list(variants)
+        rows = [zero_shot_row(dataset, parent, config, split, k) for k, split in enumerate(splits)]
     jobs = [(m, n, k) for k in range(len(splits)) for n in sizes for m in models]
-    rows = (
-        [zero_shot_row(dataset, config, splits[k], k) for k in range(len(splits))]
-        if variants
-        else []
-    )
     for model, size, k in tqdm(jobs, desc="study runs", unit="run"):
         settings = variants[model] if variants else {"model": model}
         run_config = TrainConfig(**(config.model_dump() | settings | {"max_tiles": None}))
@@ -103,21 +103,21 @@ def run_study(
     return summary
 
 
-def transfer_variants(config: TrainConfig) -> dict[str, dict]:
-    """With --init: the same architecture from scratch and from the parent, side by side."""
-    model = load_net(Path(config.init))[1]["model"]
+def transfer_variants(model: str) -> dict[str, dict]:
+    """With --init: the parent's architecture from scratch and from the parent, side by side."""
     return {
         "scratch": {"model": model, "init": None, "freeze": "none"},
         "adapted": {"model": model},
     }
 
 
-def zero_shot_row(dataset: Path, config: TrainConfig, split: Split, fold: int) -> dict:
+def zero_shot_row(
+    dataset: Path, parent: NormalizedNet, config: TrainConfig, split: Split, fold: int
+) -> dict:
     """The parent as it is on the fold's validation tiles: the curve's point at 0 tiles."""
-    net, _ = load_net(Path(config.init))
     plan = plan_compute(config.device, config.precision)
     started = time.perf_counter()
-    metrics = score_checkpoint(Path(config.init), TileDataset(dataset, split.val), plan)
+    metrics = score_net(parent, TileDataset(dataset, split.val), plan)
     return {
         "model": "zero-shot",
         "size": 0,
@@ -125,7 +125,7 @@ def zero_shot_row(dataset: Path, config: TrainConfig, split: Split, fold: int) -
         **{m: metrics[m] for m in METRICS},
         "best_epoch": -1,
         "epochs": 0,
-        "parameters": count_parameters(net.net),
+        "parameters": count_parameters(parent.net),
         "wall_seconds": round(time.perf_counter() - started, 1),
         "device": plan.device,
         "arithmetic": plan.precision,
