@@ -19,6 +19,10 @@ CASES = [
     ("predict CKPT SCENE --out OUT --pixel-size 0", "'--pixel-size'"),
     ("predict CKPT SCENE --out OUT --pixel-size -0.5", "'--pixel-size'"),
     ("predict CKPT SCENE --out OUT --tta rot", "--tta 'rot'"),
+    ("predict CKPT SCENE --out OUT --normalization dataset", "--normalization 'dataset'"),
+    ("evaluate CKPT DATA --out OUT --normalization tiles", "--normalization 'tiles'"),
+    ("study DATA --out OUT --size-unit images", "--size-unit 'images'"),
+    ("study DATA --out OUT --size-unit scenes --grouping blocks", "needs --grouping scenes"),
     ("tile SCENE --labels SCENE --out OUT --size 0", "'--size'"),
     ("tile SCENE --labels SCENE --out OUT --size -5", "'--size'"),
     ("tile SCENE --labels SCENE --out OUT --stride -64", "'--stride'"),
@@ -102,6 +106,18 @@ def test_report_of_metrics_missing_keys_names_the_file_and_key(tmp_path):
     (folder / "per_tile.csv").write_text("stem,f1\na,0.5\n")
     result = runner.invoke(app, ["report", str(folder), "--out", str(tmp_path / "r.html")])
     assert "metrics.json: has no" in one_error(result)
+
+
+@pytest.mark.parametrize("user_file", ["README.md", "README.html"])
+def test_report_never_replaces_a_file_it_did_not_write(tmp_path, user_file):
+    folder = tmp_path / "pred"
+    folder.mkdir()
+    (folder / "a_summary.json").write_text("{not json")
+    mine = tmp_path / user_file
+    mine.write_text("# my notes\n")
+    result = runner.invoke(app, ["report", str(folder), "--out", str(tmp_path / "README.html")])
+    assert f"{mine}: exists and report did not write it" in one_error(result)
+    assert mine.read_text() == "# my notes\n" and len(list(tmp_path.iterdir())) == 2
 
 
 def test_the_markdown_twin_escapes_names_as_the_html_does(tmp_path):

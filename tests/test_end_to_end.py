@@ -97,6 +97,10 @@ def test_reports_of_the_run_and_the_prediction_folders(demo_run, tmp_path):
         assert label in page
     markdown = (tmp_path / "map.md").read_text()
     assert "| &gt;= 5000 m2 |" in markdown and "5000, -" not in markdown
+    again = CliRunner().invoke(
+        app, ["report", str(out / "run"), "--out", str(tmp_path / "map.html")]
+    )
+    assert again.exit_code == 0, again.output  # its own pages: replaced
 
 
 def test_report_of_a_folder_without_results_is_refused(tmp_path):

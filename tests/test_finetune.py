@@ -1,6 +1,7 @@
 """train --init: fine-tuning from a parent checkpoint, a frozen encoder, lineage, bad input."""
 
 import copy
+import csv
 import hashlib
 import json
 from pathlib import Path
@@ -9,6 +10,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+import yaml
 from conftest import write_tile_dataset
 from rasters import write_geotiff
 from test_training import TINY, Crash, CrashAtEpoch, metric_rows, weights
@@ -181,8 +183,8 @@ def test_study_with_init_puts_zero_shot_scratch_and_adapted_side_by_side(dataset
     run_study(dataset, out, config, ["unet"], [2, 4], folds=2, grouping="random")
     with open(out / "table1.csv", newline="") as f:
         table = [(t["model"], t["size"]) for t in csv.DictReader(f)]
-    assert table == [("zero-shot", "0"), ("scratch", "2"), ("scratch", "4"),
-                     ("adapted", "2"), ("adapted", "4")]  # fmt: skip
+    variants = ["scratch", "adapted", "adapted-frozen"]
+    assert table == [("zero-shot", "0")] + [(v, n) for v in variants for n in ("2", "4")]
     with open(out / "runs.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     with open(out / "folds.csv", newline="") as f:
@@ -198,4 +200,28 @@ def test_study_with_init_puts_zero_shot_scratch_and_adapted_side_by_side(dataset
     scratch = json.loads((runs / "scratch_n2_fold0" / "summary.json").read_text())
     assert adapted["parent"]["path"] == str(parent) and "parent" not in scratch
     assert adapted["model"] == scratch["model"] == "linknet"  # the parent's, not --models
+    frozen = yaml.safe_load((runs / "adapted-frozen_n2_fold0" / "config.yaml").read_text())
+    assert frozen["freeze"] == "encoder" and frozen["init"] == str(parent)
+    assert (out / "figures" / "transfer_f1_vs_tiles.png").exists()
+
+
+def test_a_study_sized_in_scenes_trains_on_whole_scenes_and_validates_on_others(parent, tmp_path):
+    from test_splits import scenes_of
+
+    from quakeslide.training.study import run_study
+
+    data = tmp_path / "data"
+    scenes_of(data, scenes=4, rows=2, cols=2)
+    out = tmp_path / "study"
+    config = TrainConfig(**(FINE | {"init": str(parent), "epochs": 1, "crop": 16}))
+    summary = run_study(data, out, config, ["linknet"], [1], folds=2, size_unit="scenes")
+    assert summary["grouping"] == "scenes" and summary["size_unit"] == "scenes"
+    with open(out / "runs.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["model"] != "zero-shot"]
+    assert {r["tiles"] for r in rows} == {"4"}  # one scene of 2 x 2 tiles
+    with open(out / "folds.csv", newline="") as f:
+        folds = list(csv.DictReader(f))
+    for scene in range(4):
+        assert len({r["fold"] for r in folds if r["stem"].startswith(f"scene{scene}_")}) == 1
+    assert "| model | scenes | tiles |" in (out / "table1.md").read_text()
     assert (out / "figures" / "transfer_f1_vs_tiles.png").stat().st_size > 1000

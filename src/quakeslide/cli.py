@@ -14,6 +14,7 @@ from quakeslide.cli_options import (
     Bands,
     BatchSize,
     Device,
+    InputNormalization,
     OneLineErrorsGroup,
     PixelSize,
     Precision,
@@ -142,7 +143,7 @@ def cv(
     out: Annotated[Path, typer.Option(help="cross-validation folder")],
     folds: Annotated[int, typer.Option(help="number of folds")] = 5,
     grouping: Annotated[
-        str, typer.Option(help="auto, blocks (touching tiles stay together) or random")
+        str, typer.Option(help="auto, blocks (touching tiles together), scenes or random")
     ] = "auto",
     *,
     settings: dict[str, Any],
@@ -160,14 +161,15 @@ def cv(
 
 @app.command()
 @one_line_errors
-@training_options(without=("model", "num_nodes", "num_workers", "val_split"))
+@training_options(without=("model", "num_nodes", "num_workers", "val_split", "freeze"))
 def study(
     dataset: Annotated[Path, typer.Argument(help="dataset folder (images/, masks/)")],
     out: Annotated[Path, typer.Option(help="study folder")],
     models: Annotated[str, typer.Option(help="comma separated")] = "unet,linknet",
     sizes: Annotated[str, typer.Option(help="training-set sizes, nested")] = "100,200,300,400",
+    size_unit: Annotated[str, typer.Option(help="tiles, or scenes (whole images)")] = "tiles",
     folds: Annotated[int, typer.Option(help="folds when no --val-split is given")] = 5,
-    grouping: Annotated[str, typer.Option(help="auto, blocks or random")] = "auto",
+    grouping: Annotated[str, typer.Option(help="auto, blocks, scenes or random")] = "auto",
     val_split: Annotated[
         str | None, typer.Option(help="validate every run on this list (one fold), e.g. val")
     ] = None,
@@ -181,10 +183,8 @@ def study(
 
     resolved = TrainConfig.resolve(settings.pop("config"), val_split=val_split, **settings)
     model_list = [m.strip().lower() for m in models.split(",") if m.strip()]
-    for name in model_list:
-        TrainConfig.resolve(model=name)
     size_list = parse_ints(sizes, "--sizes") or []
-    summary = run_study(dataset, out, resolved, model_list, size_list, folds, grouping)
+    summary = run_study(dataset, out, resolved, model_list, size_list, folds, grouping, size_unit)
     typer.echo(StudyFolder(out).table_md.read_text())
     typer.echo(f"{summary['runs']} runs, {summary['wall_seconds'] / 3600:.2f} h; results in {out}")
 
@@ -200,6 +200,7 @@ def predict(
     onnx: Annotated[Path | None, typer.Option(help="an exported model, run by onnxruntime")] = None,
     threshold: Threshold = "0.5",
     tta: TTA = "none",
+    normalization: InputNormalization = "checkpoint",
     min_area: Annotated[float, typer.Option(help="drop smaller polygons (m2, or px)", min=0)] = 0.0,
     tile: Annotated[int, typer.Option(help="window side in pixels")] = 256,
     overlap: Annotated[int | None, typer.Option(help="window overlap, default tile / 4")] = None,
@@ -219,7 +220,7 @@ def predict(
     scene_paths = list(paths) if onnx is not None else list(paths[1:])
     done = predict_scenes(
         checkpoint, onnx, scene_paths, out, device, precision, parse_threshold(threshold), tta,
-        min_area_m2=min_area, tile=tile, overlap=overlap, batch_size=batch_size,
+        normalization, min_area_m2=min_area, tile=tile, overlap=overlap, batch_size=batch_size,
         bands=parse_ints(bands, "--bands"), pixel_size=pixel_size,
     )  # fmt: skip
     for scene, outputs in done:
@@ -261,6 +262,7 @@ def evaluate(
     split: Annotated[str | None, typer.Option(help="evaluate the tiles of <split>.txt")] = None,
     threshold: Threshold = "0.5",
     tta: TTA = "none",
+    normalization: InputNormalization = "checkpoint",
     pixel_size: PixelSize = None,
     compare: Annotated[
         Path | None, typer.Option(help="a second model, shown side by side on the same tiles")
@@ -279,7 +281,7 @@ def evaluate(
     metrics = run_evaluation(
         checkpoint, dataset, out, plan_compute(device, precision), split=split,
         threshold=parse_threshold(threshold), pixel_size=pixel_size, compare=compare, panels=panels,
-        max_tiles=max_tiles, tta=tta,
+        max_tiles=max_tiles, tta=tta, normalization=normalization,
     )  # fmt: skip
     best = metrics["best_threshold"]
     typer.echo(

@@ -119,6 +119,14 @@ TTA = Annotated[
         help="test-time augmentation: none, flip (4 mirrored views) or d4 (8: rotations too)"
     ),
 ]
+InputNormalization = Annotated[
+    str,
+    typer.Option(
+        "--normalization",
+        help="standardise the input by the model's training statistics (checkpoint) or by"
+        " each scene's own (scene: for another sensor or event)",
+    ),
+]
 MODEL_HELP = "checkpoint (.ckpt), run or cv folder, or several joined by commas (an ensemble)"
 Threshold = Annotated[
     str,

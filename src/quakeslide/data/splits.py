@@ -15,7 +15,7 @@ from quakeslide.errors import InputError
 
 log = logging.getLogger(__name__)
 
-GROUPINGS = ("auto", "blocks", "random")
+GROUPINGS = ("auto", "blocks", "scenes", "random")
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,19 @@ def holdout_split(
     return Split([stems[i] for i in order[n_val:]], [stems[i] for i in order[:n_val]])
 
 
+def nested_scenes(dataset: Path, stems: list[str], scenes: int, seed: int) -> list[str]:
+    """The tiles of the first `scenes` source scenes of one seeded order (nested, as
+    :func:`nested_subset`): a training set counted in whole images, not tiles."""
+    scene_of = {s: p.scene for s, p in tile_positions(dataset, stems).items()}
+    if len(scene_of) < len(stems):
+        raise InputError(f"{dataset}: {len(stems) - len(scene_of)} tiles have no known scene")
+    names = sorted(set(scene_of.values()))
+    if scenes > len(names):
+        raise InputError(f"{scenes} scenes asked, the training tiles come from {len(names)}")
+    chosen = set(nested_subset(names, scenes, seed))
+    return [s for s in stems if scene_of[s] in chosen]
+
+
 def nested_subset(stems: list[str], size: int, seed: int) -> list[str]:
     """The first `size` tiles of one seeded order: every smaller subset lies in every larger."""
     if size > len(stems):
@@ -63,8 +76,9 @@ def fold_groups(
     both sides of a fold; a cluster larger than a fold's share is halved across its longer
     side, again and again, until each piece fits: a short straight cut trades a few
     neighbour pairs for balanced folds (`neighbours_across_folds` counts them).
-    `random`: every tile is its own group. `auto`: blocks when every tile's position is
-    known (tiles.csv or offsets in names).
+    `scenes`: the tiles of one source scene form one group, however many. `random`: every
+    tile is its own group. `auto`: blocks when every tile's position is known (tiles.csv or
+    offsets in names).
     """
     if grouping not in GROUPINGS:
         raise InputError(f"--grouping {grouping!r}: use one of {', '.join(GROUPINGS)}")
@@ -74,11 +88,13 @@ def fold_groups(
         return {s: s for s in stems}, "random"
     positions = tile_positions(dataset, stems)
     if len(positions) < len(stems):
-        if grouping == "blocks":
+        if grouping in ("blocks", "scenes"):
             missing = len(stems) - len(positions)
-            raise InputError(f"{dataset}: {missing} tiles have no known position for blocks")
+            raise InputError(f"{dataset}: {missing} tiles have no known position for {grouping}")
         log.info("tile positions unknown: folds are random")
         return {s: s for s in stems}, "random"
+    if grouping == "scenes":
+        return {s: positions[s].scene for s in stems}, "scenes"
     cells = _cells(positions)
     clusters: dict[str, list[str]] = defaultdict(list)
     for stem, cluster in _touching_clusters(cells).items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,17 +82,29 @@ def check_bands(engine: Engine, tiles: TileDataset) -> None:
         )
 
 
-def predict_tiles(engine: Engine, tiles: TileDataset, batch_size: int = 8) -> Iterator[np.ndarray]:
-    """Probability (H, W) of every tile, in order; tiles of one size are batched."""
+def predict_tiles(
+    engine: Engine,
+    tiles: TileDataset,
+    batch_size: int = 8,
+    per_tile: Sequence[Engine] | None = None,
+) -> Iterator[np.ndarray]:
+    """Probability (H, W) of every tile, in order; tiles of one size are batched.
+
+    `per_tile`: each tile's own engine where they differ (one per scene, say), else `engine`.
+    """
     check_bands(engine, tiles)
+    engines = per_tile if per_tile is not None else [engine] * len(tiles)
     batch: list[np.ndarray] = []
-    for image in tiles.images:
-        if batch and (len(batch) == batch_size or image.shape != batch[0].shape):
-            yield from engine.predict(np.stack(batch))
+    batch_engine = engine
+    for image, tile_engine in zip(tiles.images, engines, strict=True):
+        full = len(batch) == batch_size
+        if batch and (full or image.shape != batch[0].shape or tile_engine is not batch_engine):
+            yield from batch_engine.predict(np.stack(batch))
             batch = []
         batch.append(image)
+        batch_engine = tile_engine
     if batch:
-        yield from engine.predict(np.stack(batch))
+        yield from batch_engine.predict(np.stack(batch))
 
 
 def evaluate_model(
@@ -101,13 +113,15 @@ def evaluate_model(
     threshold: float = 0.5,
     pixel_size: float | None = None,
     progress: bool = True,
+    per_tile: Sequence[Engine] | None = None,
 ) -> tuple[Evaluation, list[np.ndarray]]:
-    """-> (evaluation, per-tile predicted masks (bool) for the panels)."""
+    """-> (evaluation, per-tile predicted masks (bool) for the panels); `per_tile`: see
+    :func:`predict_tiles`."""
     result = Evaluation(list(tiles.stems), threshold)
     pixel_area = pixel_size**2 if pixel_size else None
     result.objects = ObjectCounts("px" if pixel_area is None else "m2")
     predictions = []
-    stream = predict_tiles(engine, tiles)
+    stream = predict_tiles(engine, tiles, per_tile=per_tile)
     for probability, truth in tqdm(
         zip(stream, tiles.masks, strict=True),
         total=len(tiles),

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from quakeslide.classes import IGNORE
 from quakeslide.data.dataset import TileDataset, tile_pixel_size
+from quakeslide.data.positions import tile_positions
 from quakeslide.device import ComputePlan
 from quakeslide.errors import InputError
 from quakeslide.evaluation.evaluate import (
@@ -23,6 +25,11 @@ from quakeslide.evaluation.evaluate import (
 from quakeslide.folders import EvaluationFolder, dataset_folders
 from quakeslide.inference.engines import Engine, torch_engine
 from quakeslide.inference.ensemble import checkpoint_paths, load_models
+from quakeslide.inference.standardise import (
+    check_normalization_name,
+    standardised,
+    valid_statistics,
+)
 from quakeslide.inference.tta import check_tta_name, with_tta
 from quakeslide.io.raster import refuse_output_over_input, writable_folder
 from quakeslide.models.checkpoint import NormalizedNet
@@ -42,34 +49,41 @@ def run_evaluation(
     panels: int = 4,
     max_tiles: int | None = None,
     tta: str = "none",
+    normalization: str = "checkpoint",
 ) -> dict:
     """Evaluate `checkpoint` (and `compare`) and write the folder; returns metrics.json.
 
     Either may name an ensemble (:mod:`quakeslide.inference.ensemble`). `threshold` None
-    ('auto'): each model's calibrated threshold; `tta` applies to both models.
+    ('auto'): each model's calibrated threshold; `tta` applies to both models;
+    `normalization` scene: the tiles of each source scene are standardised by their own
+    statistics (:mod:`quakeslide.inference.standardise`).
     """
     if threshold is not None and not 0.0 < threshold < 1.0:
         raise InputError(f"threshold {threshold}: must be between 0 and 1")
     check_tta_name(tta)
+    check_normalization_name(normalization)
     refuse_output_over_input(
         out, dataset, *checkpoint_paths(checkpoint), within=dataset_folders(dataset)
     )
     tiles = load_tiles(dataset, split, max_tiles)
     pixel_size = pixel_size or tile_pixel_size(dataset, tiles.stems[0])
     checkpoints = [checkpoint] + ([compare] if compare else [])
-    engines, names, cuts = [], [], []
+    engines, per_tile, names, cuts = [], [], [], []
     for path in checkpoints:  # every input is checked before anything is written
         engine, name = load_models(path, plan)
+        check_bands(engine, tiles)
         engines.append(with_tta(engine, tta))
+        scene_wise = normalization == "scene"
+        per_tile.append(tile_engines(engine, dataset, tiles, tta) if scene_wise else None)
         cuts.append(engine.threshold(threshold, path))
         names.append(name if name not in names else f"{name} ({Path(path).stem})")
-        check_bands(engine, tiles)
     writable_folder(out)
     results = [
-        evaluate_model(engine, tiles, cut, pixel_size)
-        for engine, cut in zip(engines, cuts, strict=True)
+        evaluate_model(engine, tiles, cut, pixel_size, per_tile=own)
+        for engine, own, cut in zip(engines, per_tile, cuts, strict=True)
     ]
-    context = {"dataset": str(dataset), "split": split, "pixel_size_m": pixel_size, "tta": tta}
+    context = {"dataset": str(dataset), "split": split, "pixel_size_m": pixel_size, "tta": tta,
+               "normalization": normalization}  # fmt: skip
     folder = EvaluationFolder(out)
     folders = [folder] + ([folder.compare] if compare else [])
     written = [
@@ -90,6 +104,21 @@ def score_net(net: NormalizedNet, tiles: TileDataset, plan: ComputePlan) -> dict
     """Pixel metrics of a trained net as it is on `tiles` (threshold 0.5), e.g. zero-shot."""
     result, _ = evaluate_model(torch_engine(net, plan), tiles, 0.5, progress=False)
     return result.micro.metrics()
+
+
+def tile_engines(engine: Engine, dataset: Path, tiles: TileDataset, tta: str) -> list[Engine]:
+    """One engine per tile: standardised by the statistics of the tiles of its source scene
+    (tiles.csv or offsets in names; the whole dataset where positions are unknown)."""
+    positions = tile_positions(dataset, tiles.stems)
+    scenes = [positions[s].scene if s in positions else "" for s in tiles.stems]
+    by_scene = {}
+    for scene in dict.fromkeys(scenes):
+        members = [i for i, name in enumerate(scenes) if name == scene]
+        statistics = valid_statistics(
+            (tiles.images[i] for i in members), (tiles.masks[i] != IGNORE for i in members)
+        )
+        by_scene[scene] = with_tta(standardised(engine, statistics), tta)
+    return [by_scene[name] for name in scenes]
 
 
 def _lineage(engine: Engine) -> dict:

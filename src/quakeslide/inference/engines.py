@@ -7,6 +7,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -16,14 +17,27 @@ from quakeslide.errors import InputError
 from quakeslide.models.folding import fold_batchnorm
 
 
+class Statistics(NamedTuple):
+    """Per-band mean and standard deviation of an image's pixels, in [0, 1] units."""
+
+    mean: list[float]
+    std: list[float]
+
+
 @dataclass(frozen=True)
 class Engine:
-    """`predict`: uint8 (N, C, H, W) -> float32 (N, H, W) landslide probability."""
+    """`predict`: (N, C, H, W) pixel values 0..255 -> float32 (N, H, W) landslide probability.
+
+    `statistics`: the training statistics the model normalises its input with, where known;
+    `members`: the engines an ensemble averages (see :mod:`quakeslide.inference.ensemble`).
+    """
 
     predict: Callable[[np.ndarray], np.ndarray]
     bands: int
     description: dict = field(default_factory=dict)
     calibrated_threshold: float | None = None  # F1-best on the validation tiles, if known
+    statistics: Statistics | None = None
+    members: tuple[Engine, ...] = ()
 
     def threshold(self, wanted: float | None, source: Path) -> float:
         """`wanted`, or with None ('auto') the model's calibrated threshold."""
@@ -47,6 +61,7 @@ def torch_engine(
         else nullcontext()
     )
     bands = int(net.mean.shape[1])
+    statistics = Statistics(net.mean.flatten().tolist(), net.std.flatten().tolist())
     net = fold_batchnorm(net.to(device))
     layout = torch.channels_last if plan.channels_last else torch.contiguous_format
     net = net.to(memory_format=layout)
@@ -59,7 +74,7 @@ def torch_engine(
         return torch.softmax(logits.float(), dim=1)[:, 1].cpu().numpy()
 
     description = {"engine": "torch", "device": plan.device, "precision": plan.precision}
-    return Engine(predict, bands, description, calibrated_threshold)
+    return Engine(predict, bands, description, calibrated_threshold, statistics)
 
 
 def onnx_engine(path: Path, threads: int | None = None) -> Engine:
@@ -90,4 +105,5 @@ def onnx_engine(path: Path, threads: int | None = None) -> Engine:
         return (exp[:, 1] / exp.sum(axis=1)).astype(np.float32)
 
     description = {"engine": "onnxruntime", "device": "cpu", "precision": "32-true"}
-    return Engine(predict, len(info["mean"]), description, info.get("threshold"))
+    statistics = Statistics(info["mean"], info["std"])
+    return Engine(predict, len(info["mean"]), description, info.get("threshold"), statistics)

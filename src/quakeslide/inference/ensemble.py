@@ -85,4 +85,4 @@ def average(engines: list[Engine], sources: list[str]) -> Engine:
     cuts = [e.calibrated_threshold for e in engines]
     calibrated = None if None in cuts else float(np.mean(cuts))
     description = {**engines[0].description, "ensemble": sources}
-    return Engine(predict, engines[0].bands, description, calibrated)
+    return Engine(predict, engines[0].bands, description, calibrated, members=tuple(engines))

@@ -135,16 +135,33 @@ class SceneReader:
         valid[rows, cols] = inner_valid
         return image, valid
 
+    def sample(self, pixels: int = STRETCH_SAMPLE_PIXELS) -> tuple[np.ndarray, np.ndarray]:
+        """The whole scene decimated to about `pixels` pixels: (uint8 image, valid)."""
+        factor = max(1.0, math.sqrt(self.height * self.width / pixels))
+        shape = (max(1, round(self.height / factor)), max(1, round(self.width / factor)))
+        try:
+            return self._decode(out_shape=shape)
+        except RasterioError as err:
+            raise InputError(f"{self.path}: cannot read the scene: {_gdal_message(err)}") from err
+
     def _read_inside(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
         try:
-            data = self._src.read(self.bands, window=window)
-            masks = self._src.read_masks(self.bands, window=window)
-            alpha = self._src.read(self._alpha, window=window) if self._alpha else None
+            return self._decode(window=window)
         except RasterioError as err:
             raise InputError(
                 f"{self.path}: cannot read window (col {window.col_off}, row {window.row_off}, "
                 f"{window.width} x {window.height}): {_gdal_message(err)}"
             ) from err
+
+    def _decode(
+        self, window: Window | None = None, out_shape: tuple[int, int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A window, or the whole scene resampled to `out_shape`: (uint8 image, valid)."""
+        band_at: dict = {"window": window} if out_shape is None else {"out_shape": out_shape}
+        stack_at = {"out_shape": (len(self.bands), *out_shape)} if out_shape else band_at
+        data = self._src.read(self.bands, **stack_at)
+        masks = self._src.read_masks(self.bands, **stack_at)
+        alpha = self._src.read(self._alpha, **band_at) if self._alpha else None
         valid = _valid_mask(data, masks, alpha)
         image = data if self.stretch is None else self.stretch.apply(data)
         image[:, ~valid] = 0

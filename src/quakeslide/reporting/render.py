@@ -23,11 +23,16 @@ figcaption { font-size: .9em; color: #555; } .source { color: #666; font-size: .
 """
 
 
+# What marks a page as written by `report`: only such a file is ever replaced by another
+HTML_MARK = '<meta name="generator" content="quakeslide report">'
+MARKDOWN_MARK = "<!-- written by quakeslide report -->"
+
+
 def render_html(report: Report) -> str:
     has_maps = any(section.maps for section in report.sections)
     parts = [
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
+        f'<html lang="en"><head><meta charset="utf-8">{HTML_MARK}',
         f"<title>{html.escape(report.title)}</title><style>{STYLE}</style>",
         *([leaflet_assets(), MAP_SCRIPT] if has_maps else []),
         "</head><body>",
@@ -53,7 +58,7 @@ def render_html(report: Report) -> str:
 
 def render_markdown(report: Report, markdown_path: Path) -> str:
     """Figures are linked relative to `markdown_path`'s folder."""
-    lines = [f"# {_md(report.title)}", "", f"`{report.source}`", ""]
+    lines = [MARKDOWN_MARK, f"# {_md(report.title)}", "", f"`{report.source}`", ""]
     for section in report.sections:
         lines += [f"## {_md(section.title)}", ""]
         for line in section.text:

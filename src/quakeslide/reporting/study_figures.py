@@ -10,40 +10,54 @@ METRICS = ("precision", "recall", "f1", "iou")
 LABELS = {"precision": "Precision", "recall": "Recall", "f1": "F1", "iou": "IoU"}
 
 
-def plot_study(table: list[dict], folder: Path) -> list[Path]:
+SIZE_LABELS = {
+    "tiles": "training tiles (before x augmentation)",
+    "scenes": "training scenes (all their tiles)",
+}
+TRANSFER_STYLES = {
+    "scratch": ("s-", "scratch"),
+    "adapted": ("o-", "adapted (all weights)"),
+    "adapted-frozen": ("D--", "adapted (encoder frozen)"),
+}
+
+
+def plot_study(table: list[dict], folder: Path, size_unit: str = "tiles") -> list[Path]:
     """metric-vs-size per model (fold spread as error bars), and LinkNet's gain over U-Net."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for model in dict.fromkeys(t["model"] for t in table):
         if model != "zero-shot":  # one point: drawn on the transfer curve
-            written.append(_metrics_vs_size([t for t in table if t["model"] == model], folder))
+            lines = [t for t in table if t["model"] == model]
+            written.append(_metrics_vs_size(lines, folder, SIZE_LABELS[size_unit]))
     models = {t["model"] for t in table}
     if {"unet", "linknet"} <= models:
         written.append(_relative_gain(table, folder))
     if {"scratch", "adapted", "zero-shot"} <= models:
-        written.append(_transfer_curve(table, folder))
+        written.append(_transfer_curve(table, folder, size_unit))
     return written
 
 
-def _transfer_curve(table: list[dict], folder: Path) -> Path:
+def _transfer_curve(table: list[dict], folder: Path, size_unit: str) -> Path:
     """F1 vs labelled tiles from scratch and from the parent, the parent as it is at 0."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    for model, style in (("scratch", "s-"), ("adapted", "o-")):
+    for model, (style, label) in TRANSFER_STYLES.items():
         lines = [t for t in table if t["model"] == model]
         sizes, f1, spread = ([t[k] for t in lines] for k in ("size", "f1_mean", "f1_std"))
-        ax.errorbar(sizes, f1, yerr=spread, fmt=style, capsize=3, label=model)
+        if lines:
+            ax.errorbar(sizes, f1, yerr=spread, fmt=style, capsize=3, label=label)
     (zero,) = [t for t in table if t["model"] == "zero-shot"]
     ax.errorbar([0], [zero["f1_mean"]], yerr=[zero["f1_std"]], fmt="k^", capsize=3,
                 label="zero-shot (the parent as it is)")  # fmt: skip
     ax.axhline(zero["f1_mean"], color="k", linestyle=":", linewidth=1)
-    ax.set(xlabel="labelled tiles of the new event", ylabel="validation F1 (landslide class)",
-           title="F1 vs labelled tiles: zero-shot, scratch, adapted")  # fmt: skip
+    ax.set(xlabel=f"labelled {size_unit} of the new event",
+           ylabel="validation F1 (landslide class)",
+           title=f"F1 vs labelled {size_unit}: zero-shot, scratch, adapted")  # fmt: skip
     ax.grid(alpha=0.3)
     ax.legend()
     return save_figure(fig, folder / "transfer_f1_vs_tiles.png")
 
 
-def _metrics_vs_size(lines: list[dict], folder: Path) -> Path:
+def _metrics_vs_size(lines: list[dict], folder: Path, xlabel: str) -> Path:
     model = lines[0]["model"]
     sizes = [t["size"] for t in lines]
     fig, ax = plt.subplots(figsize=(5.5, 4))
@@ -57,7 +71,7 @@ def _metrics_vs_size(lines: list[dict], folder: Path) -> Path:
             label=LABELS[metric],
         )
     ax.set(
-        xlabel="training tiles (before x augmentation)",
+        xlabel=xlabel,
         ylabel="validation score (landslide class)",
         title=f"{model}: accuracy vs sample size ({lines[0]['folds']} fold(s))",
         xticks=sizes,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from quakeslide.config import TrainConfig
 from quakeslide.data.dataset import TileDataset, list_stems
-from quakeslide.data.splits import Split, nested_subset
+from quakeslide.data.splits import Split, nested_scenes, nested_subset
 from quakeslide.device import plan_compute
 from quakeslide.errors import InputError
 from quakeslide.evaluation.run import score_net
@@ -22,6 +24,8 @@ from quakeslide.models.checkpoint import NormalizedNet, load_net
 from quakeslide.reporting.study_figures import plot_study
 from quakeslide.training.cv import METRICS, dataset_pool, make_folds, mean_std
 from quakeslide.training.fit import best_metrics, train_or_reuse
+
+SIZE_UNITS = ("tiles", "scenes")
 
 
 def study_folds(
@@ -46,25 +50,38 @@ def run_study(
     sizes: list[int],
     folds: int = 5,
     grouping: str = "auto",
+    size_unit: str = "tiles",
 ) -> dict:
-    """Every (model, size, fold) run, skipping finished ones; table1.csv/.md and figures."""
+    """Every (model, size, fold) run, skipping finished ones; table1.csv/.md and figures.
+
+    `size_unit` scenes: sizes count whole source scenes (tiles.csv), folds group by scene.
+    """
+    if size_unit not in SIZE_UNITS:
+        raise InputError(f"--size-unit {size_unit!r}: use one of {', '.join(SIZE_UNITS)}")
+    for name in models:
+        TrainConfig(model=name)  # an unknown model: refused before any run
+    if size_unit == "scenes":
+        grouping = "scenes" if grouping == "auto" else grouping
+        if grouping != "scenes":
+            raise InputError(f"--size-unit scenes needs --grouping scenes, not {grouping}")
     dataset, folder = Path(dataset), StudyFolder(Path(out))
     splits, record = study_folds(dataset, config, folds, grouping, folder.folds_csv)
-    smallest_pool = min(len(s.train) for s in splits)
-    if max(sizes) > smallest_pool:
-        raise InputError(f"size {max(sizes)} exceeds the {smallest_pool} tiles a fold can train on")
+    draws = [partial(_draw, dataset, split.train, size_unit, config.seed + k)
+             for k, split in enumerate(splits)]  # fmt: skip
+    for draw in draws:
+        draw(max(sizes))  # a size too large for a fold: refused before any run
     rows: list[dict] = []
     variants = None
     if config.init:  # the parent is read once: its architecture and its zero-shot scores
         parent, meta = load_net(Path(config.init))
-        variants = transfer_variants(meta["model"])
+        variants = transfer_variants(meta["model"], parent)
         models = list(variants)
         rows = [zero_shot_row(dataset, parent, config, split, k) for k, split in enumerate(splits)]
     jobs = [(m, n, k) for k in range(len(splits)) for n in sizes for m in models]
     for model, size, k in tqdm(jobs, desc="study runs", unit="run"):
         settings = variants[model] if variants else {"model": model}
         run_config = TrainConfig(**(config.model_dump() | settings | {"max_tiles": None}))
-        split = Split(nested_subset(splits[k].train, size, config.seed + k), splits[k].val)
+        split = Split(draws[k](size), splits[k].val)
         run = folder.run(model, size, k)
         result = train_or_reuse(dataset, run.root, run_config, split)
         summary = result.summary
@@ -74,6 +91,7 @@ def run_study(
                 "model": model,
                 "size": size,
                 "fold": k,
+                "tiles": len(split.train),
                 **{m: best[m] for m in METRICS},
                 "best_epoch": best["epoch"],
                 "epochs": summary["epochs"],
@@ -87,12 +105,13 @@ def run_study(
     table = table1(rows)
     write_csv(folder.table_csv, table)
     with atomic_path(folder.table_md) as tmp:
-        tmp.write_text(table1_markdown(table))
-    figures = plot_study(table, folder.figures)
+        tmp.write_text(table1_markdown(table, size_unit))
+    figures = plot_study(table, folder.figures, size_unit)
     summary = {
         **record,
         "models": models,
         "sizes": sizes,
+        "size_unit": size_unit,
         "runs": len(rows),
         "wall_seconds": round(sum(r["wall_seconds"] for r in rows), 1),
         "figures": [str(p.relative_to(folder.root)) for p in figures],
@@ -103,12 +122,25 @@ def run_study(
     return summary
 
 
-def transfer_variants(model: str) -> dict[str, dict]:
-    """With --init: the parent's architecture from scratch and from the parent, side by side."""
-    return {
+def _draw(dataset: Path, pool: list[str], unit: str, seed: int, size: int) -> list[str]:
+    """The nested training set of `size` tiles, or of the tiles of `size` scenes."""
+    if unit == "scenes":
+        return nested_scenes(dataset, pool, size, seed)
+    if size > len(pool):
+        raise InputError(f"size {size} exceeds the {len(pool)} tiles a fold can train on")
+    return nested_subset(pool, size, seed)
+
+
+def transfer_variants(model: str, parent: NormalizedNet) -> dict[str, dict]:
+    """With --init: the parent's architecture from scratch, and from the parent with every
+    weight trained and with its encoder frozen (where the architecture has one)."""
+    variants = {
         "scratch": {"model": model, "init": None, "freeze": "none"},
-        "adapted": {"model": model},
+        "adapted": {"model": model, "freeze": "none"},
     }
+    if parent.net.encoder_modules():
+        variants["adapted-frozen"] = {"model": model, "freeze": "encoder"}
+    return variants
 
 
 def zero_shot_row(
@@ -122,6 +154,7 @@ def zero_shot_row(
         "model": "zero-shot",
         "size": 0,
         "fold": fold,
+        "tiles": 0,
         **{m: metrics[m] for m in METRICS},
         "best_epoch": -1,
         "epochs": 0,
@@ -143,6 +176,7 @@ def table1(rows: list[dict]) -> list[dict]:
                 {
                     "model": model,
                     "size": size,
+                    "tiles_mean": round(float(np.mean([r["tiles"] for r in runs])), 1),
                     "folds": len(runs),
                     **{f"{m}_mean": round(stats[m]["mean"], 4) for m in METRICS},
                     **{f"{m}_std": round(stats[m]["std"], 4) for m in METRICS},
@@ -155,16 +189,19 @@ def table1(rows: list[dict]) -> list[dict]:
     return table
 
 
-def table1_markdown(table: list[dict]) -> str:
+def table1_markdown(table: list[dict], size_unit: str = "tiles") -> str:
+    """Table 1 in markdown; sized in scenes, a column gives the mean training tiles too."""
+    scenes = size_unit == "scenes"
     lines = [
-        "| model | tiles | folds | precision | recall | F1 | IoU | params (M) | epochs |"
-        " train+val (h) | device |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| model | {size_unit} |{' tiles |' * scenes} folds | precision | recall | F1 | IoU |"
+        " params (M) | epochs | train+val (h) | device |",
+        "|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * scenes,
     ]
     for t in table:
         cells = [f"{t[f'{m}_mean']:.3f} ± {t[f'{m}_std']:.3f}" for m in METRICS]
+        tiles = f" {t['tiles_mean']:g} |" * scenes
         lines.append(
-            f"| {t['model']} | {t['size']} | {t['folds']} | {' | '.join(cells)} |"
+            f"| {t['model']} | {t['size']} |{tiles} {t['folds']} | {' | '.join(cells)} |"
             f" {t['parameters_m']} | {t['epochs']} | {t['train_val_hours']} | {t['device']} |"
         )
     return "\n".join(lines) + "\n"
