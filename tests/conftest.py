@@ -6,6 +6,7 @@ loop; `make test` runs everything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -47,3 +48,29 @@ def write_tile_dataset(
             Image.fromarray(mask).save(root / "masks" / f"{stem}.png")
             stems.append(stem)
     return stems
+
+
+def merge_tile_dataset(part: Path, root: Path, rename: Callable[[str], str]) -> list[str]:
+    """Move every tile of dataset `part` into dataset `root` under a new stem; the new stems."""
+    stems = []
+    for image in sorted((part / "images").iterdir()):
+        stem = rename(image.stem)
+        for folder in ("images", "masks"):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+            (part / folder / image.name).rename(root / folder / f"{stem}{image.suffix}")
+        stems.append(stem)
+    return stems
+
+
+def write_scenes_dataset(
+    root: Path, scenes: int = 4, rows: int = 2, cols: int = 3, size: int = 16
+) -> list[str]:
+    """`scenes` source scenes of rows x cols touching tiles each, named scene<k>_<offsets>."""
+    stems = []
+    for k in range(scenes):
+        part = root.parent / f"{root.name}_part{k}"
+        write_tile_dataset(part, rows=rows, cols=cols, size=size, seed=k)
+        stems += merge_tile_dataset(
+            part, root, lambda stem, k=k: stem.replace("scn_", f"scene{k}_")
+        )
+    return sorted(stems)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import write_tile_dataset
+from conftest import write_scenes_dataset, write_tile_dataset
 from rasters import write_geotiff
 from test_training import TINY, Crash, CrashAtEpoch, metric_rows, weights
 from typer.testing import CliRunner
@@ -206,12 +206,10 @@ def test_study_with_init_puts_zero_shot_scratch_and_adapted_side_by_side(dataset
 
 
 def test_a_study_sized_in_scenes_trains_on_whole_scenes_and_validates_on_others(parent, tmp_path):
-    from test_splits import scenes_of
-
     from quakeslide.training.study import run_study
 
     data = tmp_path / "data"
-    scenes_of(data, scenes=4, rows=2, cols=2)
+    write_scenes_dataset(data, scenes=4, rows=2, cols=2)
     out = tmp_path / "study"
     config = TrainConfig(**(FINE | {"init": str(parent), "epochs": 1, "crop": 16}))
     summary = run_study(data, out, config, ["linknet"], [1], folds=2, size_unit="scenes")

@@ -1,10 +1,17 @@
 """Spatially grouped folds, nested subsets, hold-out lists."""
 
 import collections
+from functools import partial
 from pathlib import Path
 
 import pytest
-from conftest import JIUZHAIGOU, requires_jiuzhaigou, write_tile_dataset
+from conftest import (
+    JIUZHAIGOU,
+    merge_tile_dataset,
+    requires_jiuzhaigou,
+    write_scenes_dataset,
+    write_tile_dataset,
+)
 
 from quakeslide.data.dataset import list_stems
 from quakeslide.data.splits import (
@@ -23,15 +30,14 @@ def islands(root: Path) -> list[str]:
     stems = []
     for island in range(5):
         sub = root / f"island{island}"
-        for stem in write_tile_dataset(sub, rows=2, cols=2, size=16, seed=island):
-            r0, r1, c0, c1 = (int(v) for v in stem.split("_")[1:])
-            shift = island * 1000
-            name = f"scn_{r0 + shift}_{r1 + shift}_{c0}_{c1}"
-            for folder in ("images", "masks"):
-                (root / folder).mkdir(parents=True, exist_ok=True)
-                (sub / folder / f"{stem}.png").rename(root / folder / f"{name}.png")
-            stems.append(name)
+        write_tile_dataset(sub, rows=2, cols=2, size=16, seed=island)
+        stems += merge_tile_dataset(sub, root, partial(_shifted, rows=island * 1000))
     return sorted(stems)
+
+
+def _shifted(stem: str, rows: int) -> str:
+    r0, r1, c0, c1 = (int(v) for v in stem.split("_")[1:])
+    return f"scn_{r0 + rows}_{r1 + rows}_{c0}_{c1}"
 
 
 def test_touching_tiles_never_sit_in_two_folds(tmp_path):
@@ -76,39 +82,27 @@ def test_nested_subsets_grow_by_adding_tiles():
         nested_subset(stems, 51, seed=0)
 
 
-def scenes_of(root: Path, scenes: int = 4, rows: int = 2, cols: int = 3) -> list[str]:
-    """`scenes` source scenes of rows x cols touching tiles each, named scene<k>_<offsets>."""
-    stems = []
-    for k in range(scenes):
-        sub = root / f"part{k}"
-        for stem in write_tile_dataset(sub, rows=rows, cols=cols, size=16, seed=k):
-            name = stem.replace("scn_", f"scene{k}_")
-            for folder in ("images", "masks"):
-                (root / folder).mkdir(parents=True, exist_ok=True)
-                (sub / folder / f"{stem}.png").rename(root / folder / f"{name}.png")
-            stems.append(name)
-    return sorted(stems)
-
-
 def test_scene_grouping_keeps_each_scene_in_one_fold_however_large(tmp_path):
-    stems = scenes_of(tmp_path, scenes=3, rows=3, cols=4)  # 12 tiles a scene, > 36 / 3 folds
-    groups, used = fold_groups(tmp_path, stems, 3, "scenes")
+    data = tmp_path / "data"
+    stems = write_scenes_dataset(data, scenes=3, rows=3, cols=4)  # 12 a scene, > 36 / 3 folds
+    groups, used = fold_groups(data, stems, 3, "scenes")
     assert used == "scenes" and set(groups.values()) == {"scene0", "scene1", "scene2"}
     fold_of = assign_folds(groups, 3, seed=0)
     for k in range(3):
         assert len({fold_of[s] for s in stems if s.startswith(f"scene{k}_")}) == 1
-    assert fold_groups(tmp_path, stems, 3, "blocks")[0] != groups  # blocks would cut them
+    assert fold_groups(data, stems, 3, "blocks")[0] != groups  # blocks would cut them
 
 
 def test_nested_scenes_take_whole_scenes_and_grow_by_adding_scenes(tmp_path):
-    stems = scenes_of(tmp_path, scenes=4)
-    subsets = [nested_scenes(tmp_path, stems, n, seed=1) for n in (1, 2, 3, 4)]
+    data = tmp_path / "data"
+    stems = write_scenes_dataset(data, scenes=4)
+    subsets = [nested_scenes(data, stems, n, seed=1) for n in (1, 2, 3, 4)]
     assert [len(s) for s in subsets] == [6, 12, 18, 24]
     assert all(set(a) < set(b) for a, b in zip(subsets, subsets[1:], strict=False))
     for subset in subsets:
         assert len(subset) == 6 * len({s.split("_")[0] for s in subset})
     with pytest.raises(InputError, match="5 scenes asked, the training tiles come from 4"):
-        nested_scenes(tmp_path, stems, 5, seed=1)
+        nested_scenes(data, stems, 5, seed=1)
 
 
 def test_holdout_is_seeded_and_disjoint(tmp_path):

@@ -1,13 +1,12 @@
 """--normalization scene: inputs standardised by the scene's own statistics."""
 
 import json
-import shutil
 
 import numpy as np
 import pytest
 import rasterio
 import torch
-from conftest import write_tile_dataset
+from conftest import write_scenes_dataset
 from rasters import random_rgb, write_geotiff
 from typer.testing import CliRunner
 
@@ -120,20 +119,9 @@ def test_predict_with_scene_normalization_maps_as_a_model_of_the_scene_statistic
     np.testing.assert_allclose(recorded["mean"], stats.mean, atol=1e-4)
 
 
-def scenes_dataset(root, scenes=3, rows=2, cols=2):
-    """Tiles of several source scenes (named <scene>_<offsets>), each scene its own brightness."""
-    for k in range(scenes):
-        part = root.parent / f"{root.name}_part{k}"
-        write_tile_dataset(part, rows=rows, cols=cols, size=32, seed=k)
-        for kind in ("images", "masks"):
-            (root / kind).mkdir(parents=True, exist_ok=True)
-            for file in (part / kind).iterdir():
-                shutil.move(file, root / kind / file.name.replace("scn_", f"scene{k}_"))
-    return root
-
-
 def test_evaluate_standardises_the_tiles_of_each_scene_by_their_own_statistics(tmp_path):
-    dataset = scenes_dataset(tmp_path / "data")
+    dataset = tmp_path / "data"
+    write_scenes_dataset(dataset, scenes=3, rows=2, cols=2, size=32)
     tiles = TileDataset(dataset, sorted(p.stem for p in (dataset / "images").iterdir()))
     net = net_with([0.4, 0.5, 0.6], [0.2, 0.25, 0.3])
     engines = tile_engines(torch_engine(net, PLAN), dataset, tiles, "none")
