@@ -265,6 +265,27 @@ def test_a_read_only_output_folder_gets_one_line(inputs, tmp_path):
         locked.chmod(0o700)
 
 
+def test_a_read_only_file_system_gets_one_line_for_every_writer(inputs, tmp_path, monkeypatch):
+    """The same as above where root ignores permissions: the file system itself refuses."""
+    import errno
+    import tempfile
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", read_only)
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    out = tmp_path / "ro"
+    commands = [
+        ["export", str(inputs["CKPT"]), "--out", str(out / "m.onnx")],
+        ["predict", str(inputs["CKPT"]), str(inputs["SCENE"]), "--out", str(out / "p")],
+        ["tile", str(inputs["SCENE"]), "--labels", str(inputs["SCENE"]), "--out", str(out / "t")],
+    ]
+    for args in commands:
+        assert "Read-only file system" in one_error(runner.invoke(app, args)), args
+    assert not [p for p in out.rglob("*") if p.is_file()]  # nothing written anywhere
+
+
 def test_a_full_disk_gets_one_line_and_leaves_nothing(inputs, tmp_path, monkeypatch):
     import errno
 
