@@ -22,6 +22,7 @@ CASES = [
     ("predict CKPT SCENE --out OUT --normalization dataset", "--normalization 'dataset'"),
     ("evaluate CKPT DATA --out OUT --normalization tiles", "--normalization 'tiles'"),
     ("study DATA --out OUT --size-unit images", "--size-unit 'images'"),
+    ("study DATA --out OUT --models foo", "unknown model 'foo'"),
     ("study DATA --out OUT --size-unit scenes --grouping blocks", "needs --grouping scenes"),
     ("tile SCENE --labels SCENE --out OUT --size 0", "'--size'"),
     ("tile SCENE --labels SCENE --out OUT --size -5", "'--size'"),

@@ -11,14 +11,14 @@ from rasters import random_rgb, write_geotiff
 from typer.testing import CliRunner
 
 from quakeslide.cli import app
-from quakeslide.data.dataset import TileDataset
+from quakeslide.data.dataset import TileDataset, channel_stats
 from quakeslide.device import plan_compute
 from quakeslide.errors import InputError
-from quakeslide.evaluation.run import tile_engines
+from quakeslide.evaluation.run import tile_engines, tile_scenes
 from quakeslide.folders import EvaluationFolder, PredictionOutputs
 from quakeslide.inference.engines import Statistics, torch_engine
 from quakeslide.inference.ensemble import average
-from quakeslide.inference.standardise import scene_statistics, standardised, valid_statistics
+from quakeslide.inference.standardise import scene_statistics, standardised
 from quakeslide.models.checkpoint import NormalizedNet, checkpoint_metadata, save_net
 
 PLAN = plan_compute("cpu", "32-true")
@@ -72,13 +72,13 @@ def test_statistics_leave_out_invalid_pixels_and_a_flat_band_is_not_divided_by_z
     image[0, 0, 5] = 255
     valid = np.zeros((10, 10), bool)
     valid[:, 5:] = True
-    stats = valid_statistics([image], [valid])
+    stats = channel_stats([image], [valid])
     pixels = image[:, valid].astype(float) / 255
     np.testing.assert_allclose(stats.mean, pixels.mean(axis=1))
     assert stats.std[0] == pytest.approx(pixels[0].std())
     assert stats.std[1] == stats.std[2] == pytest.approx(1e-3)
     with pytest.raises(InputError, match="no valid pixel"):
-        valid_statistics([image], [np.zeros((10, 10), bool)])
+        channel_stats([image], [np.zeros((10, 10), bool)])
 
 
 def test_scene_statistics_ignore_nodata(tmp_path):
@@ -124,12 +124,10 @@ def test_evaluate_standardises_the_tiles_of_each_scene_by_their_own_statistics(t
     write_scenes_dataset(dataset, scenes=3, rows=2, cols=2, size=32)
     tiles = TileDataset(dataset, sorted(p.stem for p in (dataset / "images").iterdir()))
     net = net_with([0.4, 0.5, 0.6], [0.2, 0.25, 0.3])
-    engines = tile_engines(torch_engine(net, PLAN), dataset, tiles, "none")
+    engines = tile_engines(torch_engine(net, PLAN), tile_scenes(dataset, tiles), "none")
     assert len({id(e) for e in engines}) == 3
     first = [i for i, s in enumerate(tiles.stems) if s.startswith("scene1_")]
-    stats = valid_statistics(
-        [tiles.images[i] for i in first], [tiles.masks[i] < 255 for i in first]
-    )
+    stats = channel_stats([tiles.images[i] for i in first], [tiles.masks[i] < 255 for i in first])
     expected = torch_engine(twin(net, stats), PLAN).predict(tiles.images[first[0]][None])
     np.testing.assert_allclose(
         engines[first[0]].predict(tiles.images[first[0]][None]), expected, atol=2e-5

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import rasterio
@@ -164,16 +166,34 @@ class TileDataset(Dataset):
         return int(sum(np.count_nonzero(m == 1) for m in self.masks))
 
 
-def channel_stats(images: list[np.ndarray]) -> tuple[list[float], list[float]]:
-    """Per-band mean and std of uint8 images, in [0, 1] units, for input normalisation."""
-    total = np.zeros(images[0].shape[0])
-    total_sq = np.zeros_like(total)
+class Statistics(NamedTuple):
+    """Per-band mean and standard deviation of pixels, in [0, 1] units."""
+
+    mean: list[float]
+    std: list[float]
+
+
+MIN_STD = 1e-3  # a flat band (one value) is not divided by zero
+
+
+def channel_stats(
+    images: Iterable[np.ndarray], valid: Iterable[np.ndarray] | None = None
+) -> Statistics:
+    """Per-band mean and std of uint8 (C, H, W) images, in [0, 1] units, for input
+    normalisation; with `valid` (a bool (H, W) mask per image), of the valid pixels only."""
+    pairs = zip(images, valid, strict=True) if valid is not None else ((i, None) for i in images)
+    total: np.ndarray | None = None
+    total_sq: np.ndarray | None = None
     count = 0
-    for image in images:
-        flat = image.reshape(image.shape[0], -1).astype(np.float64) / 255.0
-        total += flat.sum(axis=1)
-        total_sq += (flat**2).sum(axis=1)
+    for image, ok in pairs:
+        pixels = image.reshape(image.shape[0], -1) if ok is None else image[:, ok]
+        flat = pixels.astype(np.float64) / 255.0
+        sums, squares = flat.sum(axis=1), (flat**2).sum(axis=1)
+        total = sums if total is None else total + sums
+        total_sq = squares if total_sq is None else total_sq + squares
         count += flat.shape[1]
+    if total is None or total_sq is None or count == 0:
+        raise InputError("no valid pixel to take statistics from")
     mean = total / count
-    std = np.sqrt(np.maximum(total_sq / count - mean**2, 1e-6))
-    return mean.tolist(), std.tolist()
+    std = np.sqrt(np.maximum(total_sq / count - mean**2, MIN_STD**2))
+    return Statistics(mean.tolist(), std.tolist())

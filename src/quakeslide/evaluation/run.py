@@ -7,11 +7,12 @@ second model, EVAL/compare/ holds its metrics and panels/compare_*.png show both
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from quakeslide.classes import IGNORE
-from quakeslide.data.dataset import TileDataset, tile_pixel_size
+from quakeslide.data.dataset import Statistics, TileDataset, channel_stats, tile_pixel_size
 from quakeslide.data.positions import tile_positions
 from quakeslide.device import ComputePlan
 from quakeslide.errors import InputError
@@ -25,11 +26,7 @@ from quakeslide.evaluation.evaluate import (
 from quakeslide.folders import EvaluationFolder, dataset_folders
 from quakeslide.inference.engines import Engine, torch_engine
 from quakeslide.inference.ensemble import checkpoint_paths, load_models
-from quakeslide.inference.standardise import (
-    check_normalization_name,
-    standardised,
-    valid_statistics,
-)
+from quakeslide.inference.standardise import check_normalization_name, standardised
 from quakeslide.inference.tta import check_tta_name, with_tta
 from quakeslide.io.raster import refuse_output_over_input, writable_folder
 from quakeslide.models.checkpoint import NormalizedNet
@@ -68,13 +65,13 @@ def run_evaluation(
     tiles = load_tiles(dataset, split, max_tiles)
     pixel_size = pixel_size or tile_pixel_size(dataset, tiles.stems[0])
     checkpoints = [checkpoint] + ([compare] if compare else [])
+    scenes = tile_scenes(dataset, tiles) if normalization == "scene" else None
     engines, per_tile, names, cuts = [], [], [], []
     for path in checkpoints:  # every input is checked before anything is written
         engine, name = load_models(path, plan)
         check_bands(engine, tiles)
         engines.append(with_tta(engine, tta))
-        scene_wise = normalization == "scene"
-        per_tile.append(tile_engines(engine, dataset, tiles, tta) if scene_wise else None)
+        per_tile.append(tile_engines(engine, scenes, tta) if scenes else None)
         cuts.append(engine.threshold(threshold, path))
         names.append(name if name not in names else f"{name} ({Path(path).stem})")
     writable_folder(out)
@@ -106,19 +103,34 @@ def score_net(net: NormalizedNet, tiles: TileDataset, plan: ComputePlan) -> dict
     return result.micro.metrics()
 
 
-def tile_engines(engine: Engine, dataset: Path, tiles: TileDataset, tta: str) -> list[Engine]:
-    """One engine per tile: standardised by the statistics of the tiles of its source scene
-    (tiles.csv or offsets in names; the whole dataset where positions are unknown)."""
+class TileScenes(NamedTuple):
+    """The source scene of each tile, and the statistics of each scene's tiles."""
+
+    of_tile: list[str]
+    statistics: dict[str, Statistics]
+
+
+def tile_scenes(dataset: Path, tiles: TileDataset) -> TileScenes:
+    """Scenes from tiles.csv or offsets in names; one scene "" where positions are unknown.
+    A scene's statistics leave out its tiles' ignored (nodata) pixels."""
     positions = tile_positions(dataset, tiles.stems)
-    scenes = [positions[s].scene if s in positions else "" for s in tiles.stems]
-    by_scene = {}
-    for scene in dict.fromkeys(scenes):
-        members = [i for i, name in enumerate(scenes) if name == scene]
-        statistics = valid_statistics(
+    of_tile = [positions[s].scene if s in positions else "" for s in tiles.stems]
+    statistics = {}
+    for scene in dict.fromkeys(of_tile):
+        members = [i for i, name in enumerate(of_tile) if name == scene]
+        statistics[scene] = channel_stats(
             (tiles.images[i] for i in members), (tiles.masks[i] != IGNORE for i in members)
         )
-        by_scene[scene] = with_tta(standardised(engine, statistics), tta)
-    return [by_scene[name] for name in scenes]
+    return TileScenes(of_tile, statistics)
+
+
+def tile_engines(engine: Engine, scenes: TileScenes, tta: str) -> list[Engine]:
+    """One engine per tile: standardised by the statistics of its source scene, then TTA."""
+    by_scene = {
+        scene: with_tta(standardised(engine, statistics), tta)
+        for scene, statistics in scenes.statistics.items()
+    }
+    return [by_scene[name] for name in scenes.of_tile]
 
 
 def _lineage(engine: Engine) -> dict:

@@ -7,21 +7,14 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import torch
 
+from quakeslide.data.dataset import Statistics
 from quakeslide.device import ComputePlan
 from quakeslide.errors import InputError
 from quakeslide.models.folding import fold_batchnorm
-
-
-class Statistics(NamedTuple):
-    """Per-band mean and standard deviation of an image's pixels, in [0, 1] units."""
-
-    mean: list[float]
-    std: list[float]
 
 
 @dataclass(frozen=True)

@@ -10,19 +10,18 @@ net, an ONNX model and each member of an ensemble (with its own training statist
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from quakeslide.data.dataset import Statistics, channel_stats
 from quakeslide.errors import InputError
-from quakeslide.inference.engines import Engine, Statistics
+from quakeslide.inference.engines import Engine
 from quakeslide.inference.ensemble import average
 from quakeslide.io.scene import open_scene_reader
 
 NORMALIZATIONS = ("checkpoint", "scene")
-MIN_STD = 1e-3  # a flat band (one value) is not divided by zero
 
 
 def check_normalization_name(name: str) -> str:
@@ -31,29 +30,11 @@ def check_normalization_name(name: str) -> str:
     return name
 
 
-def valid_statistics(images: Iterable[np.ndarray], valid: Iterable[np.ndarray]) -> Statistics:
-    """Per-band mean / std, in [0, 1] units, of the valid pixels of uint8 (C, H, W) images."""
-    total: np.ndarray | None = None
-    total_sq: np.ndarray | None = None
-    count = 0
-    for image, ok in zip(images, valid, strict=True):
-        pixels = image[:, ok].astype(np.float64) / 255.0
-        total = pixels.sum(axis=1) if total is None else total + pixels.sum(axis=1)
-        squares = (pixels**2).sum(axis=1)
-        total_sq = squares if total_sq is None else total_sq + squares
-        count += pixels.shape[1]
-    if total is None or total_sq is None or count == 0:
-        raise InputError("--normalization scene: no valid pixel to take statistics from")
-    mean = total / count
-    std = np.sqrt(np.maximum(total_sq / count - mean**2, MIN_STD**2))
-    return Statistics(mean.tolist(), std.tolist())
-
-
 def scene_statistics(scene: Path, bands: list[int] | None = None) -> Statistics:
     """The statistics of a decimated read of the whole scene (about a million pixels)."""
     with open_scene_reader(scene, bands) as reader:
         image, valid = reader.sample()
-    return valid_statistics([image], [valid])
+    return channel_stats([image], [valid])
 
 
 def standardised(engine: Engine, scene: Statistics) -> Engine:

@@ -137,10 +137,8 @@ class SceneReader:
 
     def sample(self, pixels: int = STRETCH_SAMPLE_PIXELS) -> tuple[np.ndarray, np.ndarray]:
         """The whole scene decimated to about `pixels` pixels: (uint8 image, valid)."""
-        factor = max(1.0, math.sqrt(self.height * self.width / pixels))
-        shape = (max(1, round(self.height / factor)), max(1, round(self.width / factor)))
         try:
-            return self._decode(out_shape=shape)
+            return self._decode(out_shape=_decimated_shape(self.height, self.width, pixels))
         except RasterioError as err:
             raise InputError(f"{self.path}: cannot read the scene: {_gdal_message(err)}") from err
 
@@ -157,8 +155,13 @@ class SceneReader:
         self, window: Window | None = None, out_shape: tuple[int, int] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """A window, or the whole scene resampled to `out_shape`: (uint8 image, valid)."""
-        band_at: dict = {"window": window} if out_shape is None else {"out_shape": out_shape}
-        stack_at = {"out_shape": (len(self.bands), *out_shape)} if out_shape else band_at
+        band_at: dict = {"window": window}
+        stack_at: dict = {"window": window}
+        if out_shape is not None:
+            band_at, stack_at = (
+                {"out_shape": out_shape},
+                {"out_shape": (len(self.bands), *out_shape)},
+            )
         data = self._src.read(self.bands, **stack_at)
         masks = self._src.read_masks(self.bands, **stack_at)
         alpha = self._src.read(self._alpha, **band_at) if self._alpha else None
@@ -253,8 +256,7 @@ def _compute_stretch(
     lo_pct, hi_pct = percentiles
     if not 0 <= lo_pct < hi_pct <= 100:
         raise InputError(f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles}")
-    factor = max(1.0, math.sqrt(src.height * src.width / STRETCH_SAMPLE_PIXELS))
-    shape = (max(1, round(src.height / factor)), max(1, round(src.width / factor)))
+    shape = _decimated_shape(src.height, src.width, STRETCH_SAMPLE_PIXELS)
     low: list[float] = []
     high: list[float] = []
     try:
@@ -274,6 +276,13 @@ def _compute_stretch(
     except RasterioError as err:
         raise InputError(f"{path}: cannot read the scene: {_gdal_message(err)}") from err
     return Stretch(low=low, high=high, percentiles=(float(lo_pct), float(hi_pct)))
+
+
+def _decimated_shape(height: int, width: int, pixels: int) -> tuple[int, int]:
+    """(rows, cols) of a read of the whole raster holding about `pixels` pixels, never more
+    than the raster's own."""
+    factor = max(1.0, math.sqrt(height * width / pixels))
+    return max(1, round(height / factor)), max(1, round(width / factor))
 
 
 def _valid_mask(data: np.ndarray, masks: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:

@@ -59,7 +59,7 @@ def run_study(
     if size_unit not in SIZE_UNITS:
         raise InputError(f"--size-unit {size_unit!r}: use one of {', '.join(SIZE_UNITS)}")
     for name in models:
-        TrainConfig(model=name)  # an unknown model: refused before any run
+        TrainConfig.resolve(model=name)  # an unknown model: refused before any run
     if size_unit == "scenes":
         grouping = "scenes" if grouping == "auto" else grouping
         if grouping != "scenes":
