@@ -116,9 +116,15 @@ def test_same_seed_same_metrics_other_seed_other_metrics(dataset, tmp_path):
     assert metric_rows(other.run) != metric_rows(first.run)
 
 
-def test_run_folder_contents(dataset, tmp_path):
-    result = train(dataset, tmp_path / "run", TrainConfig(**(TINY | {"epochs": 1})))
+def test_run_folder_contents(dataset, tmp_path, caplog):
+    with caplog.at_level("INFO", logger="quakeslide.training.epoch_log"):
+        result = train(dataset, tmp_path / "run", TrainConfig(**(TINY | {"epochs": 1})))
     run = result.run
+    (row,) = metric_rows(run)
+    # a line per epoch for a log file, with the numbers metrics.csv holds
+    assert f"epoch 1/1: loss {float(row['loss']):.4f}, val F1 {float(row['val_f1']):.4f}" in (
+        caplog.text
+    )
     assert {p.name for p in (run / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["augment"] == 2 and saved["crop"] == 24 and saved["lr"] == 1e-3

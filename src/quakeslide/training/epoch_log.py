@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import math
 import time
 
@@ -10,6 +11,8 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback
 
 from quakeslide.folders import RunFolder
+
+log = logging.getLogger(__name__)
 
 METRIC_FIELDS = [
     "epoch",
@@ -70,6 +73,12 @@ class EpochCsv(Callback):
             "epoch_seconds": round(time.perf_counter() - self.started, 2),
         }
         self._write([row], mode="a")
+        # a line per epoch for log files (nohup), which the progress bar does not reach
+        log.info(
+            "epoch %d/%d: loss %.4f, val F1 %.4f, IoU %.4f (%.0f s)",
+            row["epoch"] + 1, trainer.max_epochs, row["loss"], row["val_f1"], row["val_iou"],
+            row["epoch_seconds"],
+        )  # fmt: skip
 
     def _write(self, rows: list[dict], mode: str) -> None:
         header = mode == "w" or not self.path.exists()
