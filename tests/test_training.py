@@ -69,6 +69,34 @@ class EpochRecorder(L.Callback):
             self.epochs.append((trainer.current_epoch, sampler.epoch))
 
 
+class FlatF1(L.Callback):
+    """Validation F1 that never improves after the first epoch (runs before the checkpoints)."""
+
+    def on_validation_end(self, trainer, module):
+        trainer.callback_metrics["val_f1"] = torch.tensor(0.5)
+
+
+class LastCheckpointLag(L.Callback):
+    """Optimiser steps that last.ckpt lacks as each epoch begins: what a kill would lose."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.lags: list[int] = []
+
+    def on_train_epoch_start(self, trainer, module):
+        if trainer.current_epoch:
+            saved = torch.load(self.path, map_location="cpu", weights_only=True)["global_step"]
+            self.lags.append(trainer.global_step - saved)
+
+
+def test_last_checkpoint_holds_every_epoch_even_when_best_does_not_improve(dataset, tmp_path):
+    lag = LastCheckpointLag(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    train(dataset, tmp_path / "run", TrainConfig(**TINY), callbacks=[FlatF1(), lag])
+    assert lag.lags == [0, 0]
+    best = torch.load(tmp_path / "run" / "checkpoints" / "best.ckpt", weights_only=True)
+    assert best["epoch"] == 0  # F1 stayed flat: best.ckpt is the first epoch's
+
+
 def metric_rows(run: Path) -> list[dict]:
     with open(run / "metrics.csv", newline="") as f:
         return [{k: v for k, v in row.items() if k != "epoch_seconds"} for row in csv.DictReader(f)]

@@ -169,13 +169,18 @@ def train(
         start_from(module.net, parent, keep_own_normalization=own_statistics)
     if plan.train_channels_last:
         module = module.to(memory_format=torch.channels_last)
-    checkpoints = ModelCheckpoint(
+    keep_best = ModelCheckpoint(
         dirpath=run.checkpoints,
         filename=run.best_checkpoint.stem,
         monitor="val_f1",
         mode="max",
-        save_last=True,
         enable_version_counter=False,
+    )
+    # Lightning 2.6's save_last writes last.ckpt only in epochs that improve best.ckpt, so a
+    # killed run would resume from its best epoch, not its last: this one saves every epoch,
+    # after `keep_best` (the order they run in), so it holds its updated score for a resume.
+    keep_last = ModelCheckpoint(
+        dirpath=run.checkpoints, filename=run.last_checkpoint.stem, enable_version_counter=False
     )
     distributed = config.devices * config.num_nodes > 1
     trainer = L.Trainer(
@@ -186,7 +191,7 @@ def train(
         strategy="ddp" if distributed else "auto",
         precision=plan.precision,
         logger=False,
-        callbacks=[checkpoints, EpochCsv(run), *callbacks],
+        callbacks=[keep_best, keep_last, EpochCsv(run), *callbacks],
         num_sanity_val_steps=0,
         deterministic=plan.device == "cpu",
         enable_model_summary=False,
@@ -219,7 +224,7 @@ def train(
         "finished": len(rows) >= config.epochs and not trainer.interrupted,
         "best": _metrics(best_row(rows)),
         "final": _metrics(rows[-1] if rows else None),
-        "best_val_f1": float(checkpoints.best_model_score or 0.0),
+        "best_val_f1": float(keep_best.best_model_score or 0.0),
         "wall_seconds": round(sum(r["epoch_seconds"] for r in rows), 1),
         "device": plan.device,
         "devices": config.devices * config.num_nodes,
