@@ -2,9 +2,12 @@
 
 import numpy as np
 import pytest
+import torch
+from conftest import write_tile_dataset
 
 from quakeslide.classes import IGNORE
-from quakeslide.data.augment import augment, random_crop
+from quakeslide.data.augment import augment, random_crop, random_orientation
+from quakeslide.data.dataset import TileDataset
 from quakeslide.data.sampling import EpochSampler, TileDraw
 
 
@@ -44,6 +47,23 @@ def test_an_all_ignore_mask_stays_ignore():
         assert (augment(image, mask, np.random.default_rng(seed))[1] == IGNORE).all()
 
 
+def test_random_orientation_draws_all_eight_exactly_and_keeps_the_edges():
+    image, mask = square_tile()
+    image[1] = np.arange(64, dtype=np.uint8)[None, :]  # a band that tells orientations apart
+    views = {
+        (out_image.tobytes(), out_mask.tobytes())
+        for seed in range(200)
+        for out_image, out_mask in [random_orientation(image, mask, np.random.default_rng(seed))]
+    }
+    assert len(views) == 8
+    for seed in range(20):
+        out_image, out_mask = random_orientation(image, mask, np.random.default_rng(seed))
+        assert ((out_image[0] == 220) == (out_mask == 1)).all()
+        # the ignore band along one edge stays a full band along some edge
+        edges = [out_mask[:, :4], out_mask[:, -4:], out_mask[:4, :], out_mask[-4:, :]]
+        assert any((edge == IGNORE).all() for edge in edges)
+
+
 def test_random_crop_is_aligned_and_sized():
     image, mask = square_tile()
     crop_image, crop_mask = random_crop(image, mask, 24, np.random.default_rng(3))
@@ -72,3 +92,28 @@ def test_ranks_get_equal_disjoint_shares():
     val = [list(EpochSampler(11, shuffle=False, rank=r, replicas=3)) for r in range(3)]
     assert sorted(d.index for s in val for d in s) == list(range(11))
     assert val[0][0] == TileDraw(0, 0, 0)
+
+
+def test_the_first_copy_is_as_is_or_a_reproducible_random_orientation(tmp_path):
+    stems = write_tile_dataset(tmp_path, rows=1, cols=1, size=32)
+    as_is = TileDataset(tmp_path, stems, augment=True)
+    oriented = TileDataset(tmp_path, stems, augment=True, first_copy="dihedral")
+    image, mask = as_is[0]
+    orientations = [
+        (torch.rot90(view, k, dims=(-2, -1)), torch.rot90(labels, k, dims=(-2, -1)))
+        for k in range(4)
+        for view, labels in [(image, mask), (image.flip(-1), mask.flip(-1))]
+    ]
+    drawn = []
+    for epoch in range(12):
+        out_image, out_mask = oriented[TileDraw(epoch, 0, 0)]
+        again_image, _ = oriented[TileDraw(epoch, 0, 0)]
+        assert torch.equal(out_image, again_image)
+        matches = [
+            i for i, (view, labels) in enumerate(orientations)
+            if torch.equal(view, out_image) and torch.equal(labels, out_mask)
+        ]  # fmt: skip
+        assert len(matches) == 1
+        drawn.append(matches[0])
+        assert torch.equal(as_is[TileDraw(epoch, 0, 0)][0], image)
+    assert len(set(drawn)) > 2, "the orientation should change from epoch to epoch"

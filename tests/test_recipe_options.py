@@ -81,6 +81,7 @@ def test_adamw_decays_the_weights_apart_from_the_gradient():
         ("optimizer", "sgd", "optimizer"),
         ("warmup_epochs", 90, "warmup_epochs"),
         ("weight_decay", -1.0, "weight_decay"),
+        ("first_copy", "mirrored", "first_copy"),
     ],
 )
 def test_bad_recipe_values_are_refused(option, value, message):

@@ -112,6 +112,7 @@ RECIPES = {
     "cosine": {"schedule": "cosine", "warmup_epochs": 1, "optimizer": "adamw",
                "weight_decay": 0.01, "loss": "focal"},
     "onecycle": {"schedule": "onecycle", "loss": "lovasz"},
+    "ema+dihedral": {"ema": 0.9, "first_copy": "dihedral"},
 }  # fmt: skip
 
 
@@ -185,6 +186,21 @@ def test_training_records_the_f1_best_validation_threshold(dataset, tmp_path):
     evaluation, _ = evaluate_model(torch_engine(net, plan), val)
     # the same tiles scored by evaluate: the same F1-best threshold
     assert evaluation.sweep.best()["threshold"] == pytest.approx(best["threshold"], abs=1e-3)
+
+
+def test_ema_validates_and_saves_the_averaged_weights(dataset, tmp_path):
+    """With --ema, validation scores the average, best.ckpt ships it, and the weights as
+    trained ride along for a resume."""
+    result = train(dataset, tmp_path / "run", TrainConfig(**(TINY | {"ema": 0.9})))
+    saved = torch.load(result.best_checkpoint, map_location="cpu", weights_only=True)
+    averaged, trained = saved["state_dict"], saved["current_model_state"]
+    assert averaged.keys() == trained.keys()
+    assert any(not torch.equal(averaged[k], trained[k]) for k in averaged)
+    net, _ = load_net(result.best_checkpoint)
+    val = TileDataset(dataset, choose_split(dataset, TrainConfig(**TINY)).val)
+    evaluation, _ = evaluate_model(torch_engine(net, plan_compute("cpu", "32-true")), val)
+    assert evaluation.micro.f1 == pytest.approx(result.summary["best"]["f1"], abs=1e-4)
+    assert result.summary["ema"] == 0.9
 
 
 def test_masks_without_any_landslide_are_refused(tmp_path):

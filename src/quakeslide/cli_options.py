@@ -167,7 +167,17 @@ TRAINING_OPTIONS: dict[str, Any] = {
     "weight_decay": _option(float, "Adam L2 / AdamW decoupled weight decay (default 0)"),
     "schedule": _option(str, "step (default: StepLR), cosine or onecycle"),
     "warmup_epochs": _option(int, "epochs of linear warm-up (default 0)"),
+    "ema": _option(
+        float,
+        "validate and save an exponential moving average of the weights with this decay per"
+        " step, e.g. 0.998 (default 0: the weights as trained)",
+    ),
     "augment": _option(int, "each tile 1x as is + (N-1)x augmented per epoch (default 5)"),
+    "first_copy": _option(
+        str,
+        "as-is (default, the paper's) or dihedral: each epoch's first copy of a tile in a"
+        " random one of its 8 orientations (rotations by 90 degrees, flips)",
+    ),
     "crop": _option(int, "train on random crops of this side"),
     "max_tiles": _option(int, "use at most this many tiles"),
     "init": _option(str, "fine-tune: start from this checkpoint's weights"),

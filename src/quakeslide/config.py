@@ -30,7 +30,13 @@ class TrainConfig(BaseModel):
     weight_decay: float = Field(0.0, ge=0)
     schedule: Literal["step", "cosine", "onecycle"] = "step"
     warmup_epochs: int = Field(0, ge=0, description="linear warm-up before the schedule")
+    ema: float = Field(
+        0.0, ge=0, lt=1, description="decay of a moving average of the weights (0: none)"
+    )
     augment: int = Field(5, ge=1, description="each tile seen this many times per epoch")
+    first_copy: Literal["as-is", "dihedral"] = Field(
+        "as-is", description="each epoch's first copy of a tile: as is, or randomly oriented"
+    )
     crop: int | None = Field(None, ge=16, description="train on random crops of this side")
     max_tiles: int | None = Field(None, ge=1, description="use at most this many train tiles")
     init: str | None = Field(None, description="start from this checkpoint's weights")

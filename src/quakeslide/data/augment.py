@@ -26,10 +26,7 @@ def augment(
     image: np.ndarray, mask: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """image: (C, H, W) uint8, mask: (H, W) uint8 -> float32 image in 0..255, uint8 mask."""
-    k = int(rng.integers(4))
-    image, mask = np.rot90(image, k, axes=(1, 2)), np.rot90(mask, k)
-    if rng.random() < 0.5:
-        image, mask = image[:, :, ::-1], mask[:, ::-1]
+    image, mask = random_orientation(image, mask, rng)
     pixels = image.astype(np.float32)
     mask = np.ascontiguousarray(mask)
     height, width = mask.shape
@@ -49,6 +46,18 @@ def augment(
         sigma = np.float32(rng.uniform(2, 10))
         pixels = pixels + rng.standard_normal(pixels.shape, dtype=np.float32) * sigma
     return np.clip(pixels, 0, 255), mask
+
+
+def random_orientation(
+    image: np.ndarray, mask: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """One of the 8 orientations, equally likely: a rotation by k x 90 degrees, then a
+    horizontal flip half the time. Exact (no resampling), and tile edges stay tile edges."""
+    k = int(rng.integers(4))
+    image, mask = np.rot90(image, k, axes=(1, 2)), np.rot90(mask, k)
+    if rng.random() < 0.5:
+        image, mask = image[:, :, ::-1], mask[:, ::-1]
+    return image, mask
 
 
 def random_crop(

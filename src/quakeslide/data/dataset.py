@@ -13,7 +13,7 @@ from PIL import Image
 from rasterio.enums import ColorInterp
 from torch.utils.data import Dataset
 
-from quakeslide.data.augment import augment, random_crop
+from quakeslide.data.augment import augment, random_crop, random_orientation
 from quakeslide.data.sampling import TileDraw
 from quakeslide.errors import InputError, first_line
 from quakeslide.folders import DatasetFolder
@@ -114,7 +114,9 @@ class TileDataset(Dataset):
 
     Items are addressed by a `TileDraw` (epoch, tile, copy) or a plain tile index. With
     `augment`, copies other than 0 are augmented (data/augment.py) by a generator seeded
-    from (seed, epoch, tile, copy), so a draw is reproducible wherever it happens. With
+    from (seed, epoch, tile, copy), so a draw is reproducible wherever it happens. Copy 0
+    is the tile as is (the paper's), or with `first_copy="dihedral"` the tile in a random
+    one of its 8 orientations (exact, so the tile's edges stay its edges). With
     `crop`, every item is a random crop of that side (smaller windows, faster steps).
     """
 
@@ -125,6 +127,7 @@ class TileDataset(Dataset):
         augment: bool = False,
         seed: int = 0,
         crop: int | None = None,
+        first_copy: str = "as-is",
     ):
         dataset = Path(dataset)
         self.stems = list(stems)
@@ -147,6 +150,7 @@ class TileDataset(Dataset):
         lut = mask_lut(dataset, masks)
         self.masks = [lut[m] for m in masks]
         self.augment, self.seed, self.crop = augment, seed, crop
+        self.first_copy = first_copy
 
     def __len__(self) -> int:
         return len(self.stems)
@@ -157,6 +161,8 @@ class TileDataset(Dataset):
         rng = np.random.default_rng([self.seed, draw.epoch, draw.index, draw.copy])
         if self.augment and draw.copy > 0:
             image, mask = augment(image, mask, rng)
+        elif draw.copy == 0 and self.first_copy == "dihedral":
+            image, mask = random_orientation(image, mask, rng)
         if self.crop is not None:
             image, mask = random_crop(image, mask, self.crop, rng)
         image_t = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).div_(255.0)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EMAWeightAveraging, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from quakeslide.allocator import keep_freed_memory
@@ -121,7 +121,12 @@ def train(
     split = choose_split(dataset, config, split)
     plan = plan_compute(config.device, config.precision)
     train_set = TileDataset(
-        dataset, split.train, augment=config.augment > 1, seed=config.seed, crop=config.crop
+        dataset,
+        split.train,
+        augment=config.augment > 1,
+        seed=config.seed,
+        crop=config.crop,
+        first_copy=config.first_copy,
     )
     if train_set.landslide_pixels() == 0:
         raise InputError(f"{dataset}: the training masks hold no landslide pixel at all")
@@ -182,6 +187,9 @@ def train(
     keep_last = ModelCheckpoint(
         dirpath=run.checkpoints, filename=run.last_checkpoint.stem, enable_version_counter=False
     )
+    # --ema: validation, best.ckpt and last.ckpt's weights are the average (Lightning keeps
+    # the weights as trained beside it in the checkpoints, for a resume)
+    averaging = [EMAWeightAveraging(decay=config.ema)] if config.ema > 0 else []
     distributed = config.devices * config.num_nodes > 1
     trainer = L.Trainer(
         max_epochs=config.epochs,
@@ -191,7 +199,7 @@ def train(
         strategy="ddp" if distributed else "auto",
         precision=plan.precision,
         logger=False,
-        callbacks=[keep_best, keep_last, EpochCsv(run), *callbacks],
+        callbacks=[*averaging, keep_best, keep_last, EpochCsv(run), *callbacks],
         num_sanity_val_steps=0,
         deterministic=plan.device == "cpu",
         enable_model_summary=False,
@@ -218,6 +226,8 @@ def train(
         "train_tiles": len(split.train),
         "val_tiles": len(split.val),
         "augment": config.augment,
+        "first_copy": config.first_copy,
+        "ema": config.ema,
         "crop": config.crop,
         **({"parent": parent.record(), "freeze": config.freeze} if parent else {}),
         "epochs": len(rows),

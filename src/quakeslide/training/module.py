@@ -47,11 +47,11 @@ class LandslideSegmenter(L.LightningModule):
         self.frozen = encoder_of(self.net) if freeze == "encoder" else []
         freeze_modules(self.frozen)
         self.loss = make_loss(loss)
-        self.register_buffer("val_counts", torch.zeros(4, dtype=torch.long), persistent=False)
+        # validation tallies: plain tensors, not buffers, so that weight averaging (--ema),
+        # which swaps every buffer for its average around validation, leaves them alone
+        self.val_counts = torch.zeros(4, dtype=torch.long)
         # probability histograms of landslide / background pixels, for the threshold sweep
-        self.register_buffer(
-            "val_histograms", torch.zeros(2, BINS, dtype=torch.long), persistent=False
-        )
+        self.val_histograms = torch.zeros(2, BINS, dtype=torch.long)
         self.calibrated_threshold: float | None = None
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
@@ -73,6 +73,10 @@ class LandslideSegmenter(L.LightningModule):
             sync_dist=True,
         )
         return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self.val_counts = torch.zeros(4, dtype=torch.long, device=self.device)
+        self.val_histograms = torch.zeros(2, BINS, dtype=torch.long, device=self.device)
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
         image, mask = batch
@@ -97,12 +101,10 @@ class LandslideSegmenter(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         counts = self.trainer.strategy.reduce(self.val_counts.clone(), reduce_op="sum")
         confusion = Confusion(*(int(c) for c in counts))
-        self.val_counts.zero_()
         for name in ("precision", "recall", "f1", "iou"):
             # already summed over ranks: sync_dist only averages equal values
             self.log(f"val_{name}", getattr(confusion, name), prog_bar=name == "f1", sync_dist=True)
         histograms = self.trainer.strategy.reduce(self.val_histograms.clone(), reduce_op="sum")
-        self.val_histograms.zero_()
         sweep = ThresholdSweep.from_histograms(*histograms.cpu().numpy())
         self.calibrated_threshold = sweep.best()["threshold"]
         self.log("val_threshold", self.calibrated_threshold, sync_dist=True)
