@@ -110,6 +110,17 @@ def test_holdout_is_seeded_and_disjoint(tmp_path):
     first = holdout_split(tmp_path, None, None, 0.3, seed=4)
     assert first == holdout_split(tmp_path, None, None, 0.3, seed=4)
     assert not set(first.train) & set(first.val) and len(first.val) == 3
+    assert holdout_split(tmp_path, None, None, 0.3, seed=5) != first
+
+
+@requires_jiuzhaigou
+def test_the_default_holdout_keeps_validation_off_the_training_tiles_neighbours():
+    """Without split lists, train holds out whole blocks: a random 20 % of the Jiuzhaigou
+    tiles touches training tiles 846 times, and scored about 0.02 F1 too high."""
+    split = holdout_split(JIUZHAIGOU, None, None, 0.2, seed=0)
+    assert len(split.val) == 216 and len(split.train) == 864
+    fold_of = {**dict.fromkeys(split.train, 0), **dict.fromkeys(split.val, 1)}
+    assert neighbours_across_folds(JIUZHAIGOU, fold_of) < 846 / 10
 
 
 @requires_jiuzhaigou

@@ -31,7 +31,10 @@ def holdout_split(
     val_fraction: float,
     seed: int,
 ) -> Split:
-    """From split lists (train.txt / val.txt) when named, else a seeded random hold-out."""
+    """From split lists (train.txt / val.txt) when named, else a seeded hold-out of about
+    `val_fraction` of the tiles, taken as one fold of the grouping `cv` uses (`fold_groups`,
+    auto): where tile positions are known, no validation tile touches a training tile, so
+    the score is one on unseen ground and not on the neighbours of training tiles."""
     if train_split or val_split:
         val = list_stems(dataset, val_split) if val_split else []
         if train_split:
@@ -41,9 +44,12 @@ def holdout_split(
             train = [s for s in list_stems(dataset) if s not in held]
         return Split(train, val)
     stems = list_stems(dataset)
-    order = np.random.default_rng(seed).permutation(len(stems))
-    n_val = max(1, round(len(stems) * val_fraction))
-    return Split([stems[i] for i in order[n_val:]], [stems[i] for i in order[:n_val]])
+    if len(stems) < 2:
+        return Split(stems, [])
+    folds = min(len(stems), max(2, round(1 / val_fraction)))
+    groups, _ = fold_groups(dataset, stems, folds)
+    fold_of = assign_folds(groups, folds, seed)
+    return Split([s for s in stems if fold_of[s] != 0], [s for s in stems if fold_of[s] == 0])
 
 
 def nested_scenes(dataset: Path, stems: list[str], scenes: int, seed: int) -> list[str]:
