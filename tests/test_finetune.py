@@ -93,6 +93,20 @@ def test_a_frozen_encoder_stays_bit_identical(dataset, parent, tmp_path):
     assert any(not torch.equal(before[k], after[k]) for k in decoder)  # the decoder learnt
 
 
+def test_frozen_batch_norms_stay_bit_identical(dataset, parent, tmp_path):
+    config = TrainConfig(**(FINE | {"init": str(parent), "freeze": "batchnorm"}))
+    result = train(dataset, tmp_path / "frozen", config)
+    before, after = weights(parent), weights(result.run / "checkpoints" / "last.ckpt")
+    net, _ = load_net(parent)
+    norms = [f"net.{name}." for name, module in net.named_modules()
+             if isinstance(module, torch.nn.BatchNorm2d)]  # fmt: skip
+    held = [k for k in before if k.startswith(tuple(norms))]  # scale, shift, statistics
+    assert len(held) >= 4 * len(norms) > 0
+    assert all(torch.equal(before[k], after[k]) for k in held)
+    convs = [k for k in before if k not in held and k.endswith("weight")]
+    assert any(not torch.equal(before[k], after[k]) for k in convs)  # the rest learnt
+
+
 def test_resume_of_a_fine_tuned_run(dataset, parent, tmp_path):
     config = TrainConfig(**(FINE | {"init": str(parent)}))
     whole = train(dataset, tmp_path / "whole", config)
@@ -128,6 +142,7 @@ def one_error_line(result) -> str:
         (["--init", "NOT"], "not a readable checkpoint"),
         (["--init", "PARENT", "--model", "unet"], "a linknet checkpoint, but --model unet"),
         (["--freeze", "encoder"], "freeze encoder needs init"),
+        (["--freeze", "batchnorm"], "freeze batchnorm needs init"),
         (["--init", "PARENT", "--freeze", "all"], "freeze"),
     ],
 )

@@ -181,7 +181,11 @@ TRAINING_OPTIONS: dict[str, Any] = {
     "crop": _option(int, "train on random crops of this side"),
     "max_tiles": _option(int, "use at most this many tiles"),
     "init": _option(str, "fine-tune: start from this checkpoint's weights"),
-    "freeze": _option(str, "with --init: encoder (train the decoder only) or none (default)"),
+    "freeze": _option(
+        str,
+        "with --init: encoder (train the decoder only), batchnorm (every batch norm kept as"
+        " the parent's) or none (default)",
+    ),
     "normalization": _option(str, "with --init: checkpoint (default) or dataset statistics"),
     "seed": _option(int, "default 0"),
     "accelerator": _option(str, "auto, cpu, cuda/gpu (default auto)"),

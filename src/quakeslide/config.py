@@ -40,7 +40,7 @@ class TrainConfig(BaseModel):
     crop: int | None = Field(None, ge=16, description="train on random crops of this side")
     max_tiles: int | None = Field(None, ge=1, description="use at most this many train tiles")
     init: str | None = Field(None, description="start from this checkpoint's weights")
-    freeze: Literal["none", "encoder"] = "none"
+    freeze: Literal["none", "encoder", "batchnorm"] = "none"
     normalization: Literal["checkpoint", "dataset"] = Field(
         "checkpoint", description="with init: the parent's input statistics, or the dataset's"
     )
@@ -75,7 +75,7 @@ class TrainConfig(BaseModel):
     @model_validator(mode="after")
     def freeze_needs_init(self) -> TrainConfig:
         if self.freeze != "none" and self.init is None:
-            raise ValueError("freeze encoder needs init (a trained encoder to keep)")
+            raise ValueError(f"freeze {self.freeze} needs init (trained weights to keep)")
         return self
 
     @property

@@ -13,8 +13,8 @@ from quakeslide.evaluation.thresholds import BINS, ThresholdSweep
 from quakeslide.models.checkpoint import CHECKPOINT_KEY, NormalizedNet, checkpoint_metadata
 from quakeslide.models.losses import make_loss
 from quakeslide.training.optimizer import make_adam
-from quakeslide.training.parent import encoder_of, hold
 from quakeslide.training.parent import freeze as freeze_modules
+from quakeslide.training.parent import frozen_part, hold
 from quakeslide.training.schedules import make_schedule
 
 
@@ -44,7 +44,7 @@ class LandslideSegmenter(L.LightningModule):
         self.save_hyperparameters(ignore=["channels_last"])
         self.layout = torch.channels_last if channels_last else torch.contiguous_format
         self.net = NormalizedNet(model, mean, std)
-        self.frozen = encoder_of(self.net) if freeze == "encoder" else []
+        self.frozen = frozen_part(self.net, freeze)
         freeze_modules(self.frozen)
         self.loss = make_loss(loss)
         # validation tallies: plain tensors, not buffers, so that weight averaging (--ema),

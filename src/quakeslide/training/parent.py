@@ -69,6 +69,17 @@ def encoder_of(net: NormalizedNet) -> list[torch.nn.Module]:
     return modules
 
 
+def frozen_part(net: NormalizedNet, freeze: str) -> list[torch.nn.Module]:
+    """The modules `--freeze` holds: the encoder, every batch norm (its scale, shift and
+    statistics stay the parent's: batches of 5 tiles of a new event move them a lot), or
+    nothing."""
+    if freeze == "encoder":
+        return encoder_of(net)
+    if freeze == "batchnorm":
+        return [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    return []
+
+
 def freeze(modules: list[torch.nn.Module]) -> None:
     """No gradient for these weights; their batch-norm statistics stay too (see `hold`)."""
     for module in modules:
