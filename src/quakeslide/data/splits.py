@@ -49,7 +49,12 @@ def holdout_split(
     folds = min(len(stems), max(2, round(1 / val_fraction)))
     groups, _ = fold_groups(dataset, stems, folds)
     fold_of = assign_folds(groups, folds, seed)
-    return Split([s for s in stems if fold_of[s] != 0], [s for s in stems if fold_of[s] == 0])
+    return fold_split(stems, fold_of, 0)
+
+
+def fold_split(stems: list[str], fold_of: dict[str, int], fold: int) -> Split:
+    """Fold `fold` validates, every other fold trains."""
+    return Split([s for s in stems if fold_of[s] != fold], [s for s in stems if fold_of[s] == fold])
 
 
 def nested_scenes(dataset: Path, stems: list[str], scenes: int, seed: int) -> list[str]:

@@ -14,6 +14,7 @@ from quakeslide.data.splits import (
     Split,
     assign_folds,
     fold_groups,
+    fold_split,
     neighbours_across_folds,
     nested_subset,
 )
@@ -42,10 +43,7 @@ def make_folds(
     folds_csv.parent.mkdir(parents=True, exist_ok=True)
     table = [{"stem": s, "fold": fold_of[s], "group": groups[s]} for s in stems]
     write_csv(folds_csv, table)
-    splits = [
-        Split([s for s in stems if fold_of[s] != k], [s for s in stems if fold_of[s] == k])
-        for k in range(folds)
-    ]
+    splits = [fold_split(stems, fold_of, k) for k in range(folds)]
     record = {
         "folds": folds,
         "grouping": used,
