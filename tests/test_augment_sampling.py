@@ -6,7 +6,7 @@ import torch
 from conftest import write_tile_dataset
 
 from quakeslide.classes import IGNORE
-from quakeslide.data.augment import augment, random_crop, random_orientation
+from quakeslide.data.augment import augment, random_colour, random_crop, random_orientation
 from quakeslide.data.dataset import TileDataset
 from quakeslide.data.sampling import EpochSampler, TileDraw
 
@@ -117,3 +117,44 @@ def test_the_first_copy_is_as_is_or_a_reproducible_random_orientation(tmp_path):
         drawn.append(matches[0])
         assert torch.equal(as_is[TileDraw(epoch, 0, 0)][0], image)
     assert len(set(drawn)) > 2, "the orientation should change from epoch to epoch"
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_colour_jitter_keeps_the_range_and_the_bright_scars_bright(seed):
+    image, _ = square_tile()
+    image[1] = np.where(image[1] > 100, 200, 60)  # a second colour, for the saturation step
+    jittered = random_colour(image, np.random.default_rng(seed))
+    assert jittered.dtype == np.float32 and jittered.shape == image.shape
+    assert jittered.min() >= 0 and jittered.max() <= 255
+    bright = image[0] > 100
+    # every step is monotone in the pixel value, so the scar stays brighter than the rest
+    assert (jittered[:, bright].mean(axis=1) > jittered[:, ~bright].mean(axis=1)).all()
+
+
+def test_the_colour_jitter_changes_colours_from_draw_to_draw_and_repeats_with_its_seed():
+    image, _ = square_tile()
+    draws = [random_colour(image, np.random.default_rng(seed)) for seed in range(8)]
+    assert len({round(float(d.mean()), 3) for d in draws}) > 4
+    assert np.array_equal(random_colour(image, np.random.default_rng(3)), draws[3])
+    one_band = random_colour(image[:1], np.random.default_rng(0))  # no saturation step
+    assert one_band.shape == (1, 64, 64)
+
+
+def test_a_jittered_first_copy_is_an_orientation_of_the_tile_with_other_colours(tmp_path):
+    stems = write_tile_dataset(tmp_path, rows=1, cols=1, size=32)
+    as_is = TileDataset(tmp_path, stems, augment=True)
+    jittered = TileDataset(tmp_path, stems, augment=True, first_copy="jitter")
+    image, mask = as_is[0]
+    orientations = [
+        (torch.rot90(view, k, dims=(-2, -1)), torch.rot90(labels, k, dims=(-2, -1)))
+        for k in range(4)
+        for view, labels in [(image, mask), (image.flip(-1), mask.flip(-1))]
+    ]
+    changed = 0
+    for epoch in range(8):
+        out_image, out_mask = jittered[TileDraw(epoch, 0, 0)]
+        assert any(torch.equal(out_mask, labels) for _, labels in orientations)
+        assert torch.equal(out_image, jittered[TileDraw(epoch, 0, 0)][0])
+        assert out_image.min() >= 0 and out_image.max() <= 1
+        changed += not any(torch.allclose(out_image, view) for view, _ in orientations)
+    assert changed >= 4, "most epochs should draw other colours"

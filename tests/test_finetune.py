@@ -107,8 +107,23 @@ def test_frozen_batch_norms_stay_bit_identical(dataset, parent, tmp_path):
     assert any(not torch.equal(before[k], after[k]) for k in convs)  # the rest learnt
 
 
-def test_resume_of_a_fine_tuned_run(dataset, parent, tmp_path):
-    config = TrainConfig(**(FINE | {"init": str(parent)}))
+def test_a_small_encoder_rate_keeps_the_encoder_near_the_parent(dataset, parent, tmp_path):
+    config = TrainConfig(**(FINE | {"init": str(parent), "encoder_lr_scale": 1e-6}))
+    result = train(dataset, tmp_path / "slow", config)
+    before, after = weights(parent), weights(result.run / "checkpoints" / "last.ckpt")
+    net, _ = load_net(parent)
+    names = {id(module): name for name, module in net.named_modules()}
+    prefixes = tuple(f"net.{names[id(module)]}." for module in encoder_of(net))
+    encoder = [k for k in before if k.startswith(prefixes) and k.endswith("weight")]
+    # Adam moves a weight by about its rate a step: 1e-9 here, against 1e-3 for the rest
+    assert encoder and all(torch.allclose(before[k], after[k], atol=1e-6) for k in encoder)
+    decoder = [k for k in before if k.startswith("net.net.decoder") and k.endswith("weight")]
+    assert any(not torch.allclose(before[k], after[k], atol=1e-4) for k in decoder)
+
+
+@pytest.mark.parametrize("extra", [{}, {"encoder_lr_scale": 0.1}])
+def test_resume_of_a_fine_tuned_run(dataset, parent, tmp_path, extra):
+    config = TrainConfig(**(FINE | {"init": str(parent)} | extra))
     whole = train(dataset, tmp_path / "whole", config)
     with pytest.raises(Crash):
         train(dataset, tmp_path / "stopped", config, callbacks=[CrashAtEpoch(1)])
@@ -165,6 +180,8 @@ def test_freeze_on_a_net_without_an_encoder_split_is_refused():
 
     with pytest.raises(InputError, match="no encoder / decoder split"):
         encoder_of(Holder())
+    with pytest.raises(InputError, match="--encoder-lr-scale: Plain has no encoder"):
+        encoder_of(Holder(), "--encoder-lr-scale")
 
 
 def test_predict_and_report_show_the_lineage(dataset, parent, tmp_path):

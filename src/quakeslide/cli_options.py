@@ -175,8 +175,9 @@ TRAINING_OPTIONS: dict[str, Any] = {
     "augment": _option(int, "each tile 1x as is + (N-1)x augmented per epoch (default 5)"),
     "first_copy": _option(
         str,
-        "as-is (default, the paper's) or dihedral: each epoch's first copy of a tile in a"
-        " random one of its 8 orientations (rotations by 90 degrees, flips)",
+        "as-is (default, the paper's), dihedral: each epoch's first copy of a tile in a"
+        " random one of its 8 orientations (rotations by 90 degrees, flips), or jitter:"
+        " dihedral plus random gain, brightness, contrast, gamma and saturation",
     ),
     "crop": _option(int, "train on random crops of this side"),
     "max_tiles": _option(int, "use at most this many tiles"),
@@ -185,6 +186,11 @@ TRAINING_OPTIONS: dict[str, Any] = {
         str,
         "with --init: encoder (train the decoder only), batchnorm (every batch norm kept as"
         " the parent's) or none (default)",
+    ),
+    "encoder_lr_scale": _option(
+        float,
+        "the encoder's learning rate as a fraction of --lr, e.g. 0.1 with --init to keep more"
+        " of the parent's features (default 1)",
     ),
     "normalization": _option(str, "with --init: checkpoint (default) or dataset statistics"),
     "seed": _option(int, "default 0"),

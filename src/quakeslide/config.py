@@ -34,13 +34,18 @@ class TrainConfig(BaseModel):
         0.0, ge=0, lt=1, description="decay of a moving average of the weights (0: none)"
     )
     augment: int = Field(5, ge=1, description="each tile seen this many times per epoch")
-    first_copy: Literal["as-is", "dihedral"] = Field(
-        "as-is", description="each epoch's first copy of a tile: as is, or randomly oriented"
+    first_copy: Literal["as-is", "dihedral", "jitter"] = Field(
+        "as-is",
+        description="each epoch's first copy of a tile: as is, randomly oriented, or"
+        " randomly oriented with its colours jittered",
     )
     crop: int | None = Field(None, ge=16, description="train on random crops of this side")
     max_tiles: int | None = Field(None, ge=1, description="use at most this many train tiles")
     init: str | None = Field(None, description="start from this checkpoint's weights")
     freeze: Literal["none", "encoder", "batchnorm"] = "none"
+    encoder_lr_scale: float = Field(
+        1.0, gt=0, description="the encoder's learning rate as a fraction of lr"
+    )
     normalization: Literal["checkpoint", "dataset"] = Field(
         "checkpoint", description="with init: the parent's input statistics, or the dataset's"
     )

@@ -11,6 +11,10 @@ One augmented copy draws, from its own random generator:
 - with probability 0.5, a random crop holding 60-100 % of the side, resized back;
 - with probability 0.5, a contrast change: (x - mean) * c + mean, c uniform in [0.7, 1.3];
 - with probability 0.5, Gaussian noise with sigma uniform in [2, 10] grey levels.
+
+`random_colour` (not in the paper, for `--first-copy jitter`) changes only the colours:
+another sensor, date or haze shifts gain, brightness, contrast, gamma and saturation, not
+where the landslides are.
 """
 
 from __future__ import annotations
@@ -58,6 +62,30 @@ def random_orientation(
     if rng.random() < 0.5:
         image, mask = image[:, :, ::-1], mask[:, ::-1]
     return image, mask
+
+
+def random_colour(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A photometric jitter of a (C, H, W) image in 0..255 -> float32 in 0..255. Each step
+    with probability 0.5: a gain per band in [0.85, 1.15] (a colour cast), a brightness
+    offset in [-25, 25] grey levels, a contrast change about the mean by [0.7, 1.3], a gamma
+    in [0.7, 1.4], and (two bands or more) a saturation change by [0.6, 1.4] about the
+    mean of the bands."""
+    pixels = image.astype(np.float32)
+    bands = pixels.shape[0]
+    if rng.random() < 0.5:
+        pixels = pixels * rng.uniform(0.85, 1.15, size=(bands, 1, 1)).astype(np.float32)
+    if rng.random() < 0.5:
+        pixels = pixels + np.float32(rng.uniform(-25, 25))
+    if rng.random() < 0.5:
+        mean = pixels.mean()
+        pixels = (pixels - mean) * np.float32(rng.uniform(0.7, 1.3)) + mean
+    pixels = np.clip(pixels, 0, 255)
+    if rng.random() < 0.5:
+        pixels = 255 * (pixels / 255) ** np.float32(rng.uniform(0.7, 1.4))
+    if bands > 1 and rng.random() < 0.5:
+        grey = pixels.mean(axis=0, keepdims=True)
+        pixels = (pixels - grey) * np.float32(rng.uniform(0.6, 1.4)) + grey
+    return np.clip(pixels, 0, 255).astype(np.float32)
 
 
 def random_crop(

@@ -13,7 +13,7 @@ from PIL import Image
 from rasterio.enums import ColorInterp
 from torch.utils.data import Dataset
 
-from quakeslide.data.augment import augment, random_crop, random_orientation
+from quakeslide.data.augment import augment, random_colour, random_crop, random_orientation
 from quakeslide.data.sampling import TileDraw
 from quakeslide.errors import InputError, first_line
 from quakeslide.folders import DatasetFolder
@@ -116,7 +116,8 @@ class TileDataset(Dataset):
     `augment`, copies other than 0 are augmented (data/augment.py) by a generator seeded
     from (seed, epoch, tile, copy), so a draw is reproducible wherever it happens. Copy 0
     is the tile as is (the paper's), or with `first_copy="dihedral"` the tile in a random
-    one of its 8 orientations (exact, so the tile's edges stay its edges). With
+    one of its 8 orientations (exact, so the tile's edges stay its edges), or with
+    `first_copy="jitter"` randomly oriented and with its colours jittered. With
     `crop`, every item is a random crop of that side (smaller windows, faster steps).
     """
 
@@ -161,8 +162,10 @@ class TileDataset(Dataset):
         rng = np.random.default_rng([self.seed, draw.epoch, draw.index, draw.copy])
         if self.augment and draw.copy > 0:
             image, mask = augment(image, mask, rng)
-        elif draw.copy == 0 and self.first_copy == "dihedral":
+        elif draw.copy == 0 and self.first_copy in ("dihedral", "jitter"):
             image, mask = random_orientation(image, mask, rng)
+            if self.first_copy == "jitter":
+                image = random_colour(image, rng)
         if self.crop is not None:
             image, mask = random_crop(image, mask, self.crop, rng)
         image_t = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).div_(255.0)

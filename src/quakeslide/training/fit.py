@@ -169,6 +169,7 @@ def train(
         pixel_size_m=tile_pixel_size(dataset, train_set.stems[0]),
         freeze=config.freeze,
         parent=parent.record() if parent else None,
+        encoder_lr_scale=config.encoder_lr_scale,
     )
     if parent is not None and resume_from is None:
         start_from(module.net, parent, keep_own_normalization=own_statistics)

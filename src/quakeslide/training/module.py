@@ -13,8 +13,8 @@ from quakeslide.evaluation.thresholds import BINS, ThresholdSweep
 from quakeslide.models.checkpoint import CHECKPOINT_KEY, NormalizedNet, checkpoint_metadata
 from quakeslide.models.losses import make_loss
 from quakeslide.training.optimizer import make_adam
+from quakeslide.training.parent import encoder_of, frozen_part, hold
 from quakeslide.training.parent import freeze as freeze_modules
-from quakeslide.training.parent import frozen_part, hold
 from quakeslide.training.schedules import make_schedule
 
 
@@ -39,6 +39,7 @@ class LandslideSegmenter(L.LightningModule):
         pixel_size_m: float | None = None,
         freeze: str = "none",
         parent: dict[str, str] | None = None,
+        encoder_lr_scale: float = 1.0,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["channels_last"])
@@ -46,6 +47,7 @@ class LandslideSegmenter(L.LightningModule):
         self.net = NormalizedNet(model, mean, std)
         self.frozen = frozen_part(self.net, freeze)
         freeze_modules(self.frozen)
+        self.encoder = encoder_of(self.net, "--encoder-lr-scale") if encoder_lr_scale != 1.0 else []
         self.loss = make_loss(loss)
         # validation tallies: plain tensors, not buffers, so that weight averaging (--ema),
         # which swaps every buffer for its average around validation, leaves them alone
@@ -112,7 +114,7 @@ class LandslideSegmenter(L.LightningModule):
     def configure_optimizers(self):
         hp = self.hparams
         optimizer = make_adam(
-            [p for p in self.parameters() if p.requires_grad],
+            self._parameter_groups(),
             hp.lr,
             tuple(hp.betas),
             hp.weight_decay,
@@ -129,6 +131,20 @@ class LandslideSegmenter(L.LightningModule):
             hp.warmup_epochs,
         )
         return {"optimizer": optimizer, "lr_scheduler": schedule}
+
+    def _parameter_groups(self) -> list[dict[str, Any]]:
+        """The trained weights: one group at `lr`, or with `encoder_lr_scale` the encoder's
+        apart at lr x scale (a fine-tuned encoder moving less from the parent's features).
+        Schedules scale every group's rate alike."""
+        encoder_ids = {id(p) for m in self.encoder for p in m.parameters()}
+        trained = [p for p in self.parameters() if p.requires_grad]
+        rest = [p for p in trained if id(p) not in encoder_ids]
+        encoder = [p for p in trained if id(p) in encoder_ids]
+        groups = [{"params": rest}]
+        if encoder:
+            scaled = self.hparams.lr * self.hparams.encoder_lr_scale
+            groups.append({"params": encoder, "lr": scaled})
+        return groups
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         hp = self.hparams

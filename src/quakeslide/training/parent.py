@@ -59,13 +59,12 @@ def start_from(net: NormalizedNet, parent: Parent, keep_own_normalization: bool)
     assert not unexpected and set(missing) <= {"mean", "std"}, (missing, unexpected)
 
 
-def encoder_of(net: NormalizedNet) -> list[torch.nn.Module]:
-    """The encoder modules of `net`; InputError for an architecture without a split."""
+def encoder_of(net: NormalizedNet, option: str = "--freeze encoder") -> list[torch.nn.Module]:
+    """The encoder modules of `net`; InputError naming `option` for an architecture
+    without a split."""
     modules = net.net.encoder_modules()
     if not modules:
-        raise InputError(
-            f"--freeze encoder: {type(net.net).__name__} has no encoder / decoder split"
-        )
+        raise InputError(f"{option}: {type(net.net).__name__} has no encoder / decoder split")
     return modules
 
 

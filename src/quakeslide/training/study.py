@@ -132,10 +132,11 @@ def _draw(dataset: Path, pool: list[str], unit: str, seed: int, size: int) -> li
 
 
 def transfer_variants(model: str, parent: NormalizedNet) -> dict[str, dict]:
-    """With --init: the parent's architecture from scratch, and from the parent with every
-    weight trained and with its encoder frozen (where the architecture has one)."""
+    """With --init: the parent's architecture from scratch (every weight at the full rate),
+    and from the parent with every weight trained and with its encoder frozen (where the
+    architecture has one)."""
     variants = {
-        "scratch": {"model": model, "init": None, "freeze": "none"},
+        "scratch": {"model": model, "init": None, "freeze": "none", "encoder_lr_scale": 1.0},
         "adapted": {"model": model, "freeze": "none"},
     }
     if parent.net.encoder_modules():
