@@ -159,7 +159,6 @@ def one_error_line(result) -> str:
         (["--freeze", "encoder"], "freeze encoder needs init"),
         (["--freeze", "batchnorm"], "freeze batchnorm needs init"),
         (["--init", "PARENT", "--freeze", "all"], "freeze"),
-        (["--init", "PARENT", "--freeze", "encoder", "--encoder-lr-scale", "0.1"], "no rate"),
         (["--init", "PARENT", "--encoder-lr-scale", "0"], "encoder_lr_scale"),
     ],
 )

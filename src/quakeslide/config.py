@@ -81,8 +81,6 @@ class TrainConfig(BaseModel):
     def freeze_needs_init(self) -> TrainConfig:
         if self.freeze != "none" and self.init is None:
             raise ValueError(f"freeze {self.freeze} needs init (trained weights to keep)")
-        if self.freeze == "encoder" and self.encoder_lr_scale != 1.0:
-            raise ValueError("encoder_lr_scale with freeze encoder: a frozen encoder has no rate")
         return self
 
     @property

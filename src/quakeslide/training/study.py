@@ -140,7 +140,7 @@ def transfer_variants(model: str, parent: NormalizedNet) -> dict[str, dict]:
         "adapted": {"model": model, "freeze": "none"},
     }
     if parent.net.encoder_modules():
-        variants["adapted-frozen"] = {"model": model, "freeze": "encoder", "encoder_lr_scale": 1.0}
+        variants["adapted-frozen"] = {"model": model, "freeze": "encoder"}
     return variants
 
 
