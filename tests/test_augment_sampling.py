@@ -94,16 +94,24 @@ def test_ranks_get_equal_disjoint_shares():
     assert val[0][0] == TileDraw(0, 0, 0)
 
 
-def test_the_first_copy_is_as_is_or_a_reproducible_random_orientation(tmp_path):
+def one_tile_as_is_and(
+    tmp_path, first_copy: str
+) -> tuple[TileDataset, TileDataset, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """A one-tile dataset read as is and with `first_copy`, and the tile's 8 (image, mask)
+    orientations (rotations by k x 90 degrees, flipped or not)."""
     stems = write_tile_dataset(tmp_path, rows=1, cols=1, size=32)
     as_is = TileDataset(tmp_path, stems, augment=True)
-    oriented = TileDataset(tmp_path, stems, augment=True, first_copy="dihedral")
     image, mask = as_is[0]
     orientations = [
         (torch.rot90(view, k, dims=(-2, -1)), torch.rot90(labels, k, dims=(-2, -1)))
         for k in range(4)
         for view, labels in [(image, mask), (image.flip(-1), mask.flip(-1))]
     ]
+    return as_is, TileDataset(tmp_path, stems, augment=True, first_copy=first_copy), orientations
+
+
+def test_the_first_copy_is_as_is_or_a_reproducible_random_orientation(tmp_path):
+    as_is, oriented, orientations = one_tile_as_is_and(tmp_path, "dihedral")
     drawn = []
     for epoch in range(12):
         out_image, out_mask = oriented[TileDraw(epoch, 0, 0)]
@@ -115,7 +123,7 @@ def test_the_first_copy_is_as_is_or_a_reproducible_random_orientation(tmp_path):
         ]  # fmt: skip
         assert len(matches) == 1
         drawn.append(matches[0])
-        assert torch.equal(as_is[TileDraw(epoch, 0, 0)][0], image)
+        assert torch.equal(as_is[TileDraw(epoch, 0, 0)][0], orientations[0][0])
     assert len(set(drawn)) > 2, "the orientation should change from epoch to epoch"
 
 
@@ -141,15 +149,7 @@ def test_the_colour_jitter_changes_colours_from_draw_to_draw_and_repeats_with_it
 
 
 def test_a_jittered_first_copy_is_an_orientation_of_the_tile_with_other_colours(tmp_path):
-    stems = write_tile_dataset(tmp_path, rows=1, cols=1, size=32)
-    as_is = TileDataset(tmp_path, stems, augment=True)
-    jittered = TileDataset(tmp_path, stems, augment=True, first_copy="jitter")
-    image, mask = as_is[0]
-    orientations = [
-        (torch.rot90(view, k, dims=(-2, -1)), torch.rot90(labels, k, dims=(-2, -1)))
-        for k in range(4)
-        for view, labels in [(image, mask), (image.flip(-1), mask.flip(-1))]
-    ]
+    as_is, jittered, orientations = one_tile_as_is_and(tmp_path, "jitter")
     changed = 0
     for epoch in range(8):
         out_image, out_mask = jittered[TileDraw(epoch, 0, 0)]
