@@ -91,7 +91,8 @@ def test_a_frozen_encoder_stays_bit_identical(dataset, parent, tmp_path):
     config = TrainConfig(**(FINE | {"init": str(parent), "freeze": "encoder"}))
     result = train(dataset, tmp_path / "frozen", config)
     before, after = weights(parent), weights(result.run / "checkpoints" / "last.ckpt")
-    encoder_names = [k for k in before if k.startswith(encoder_prefixes(parent))]  # + BN stats
+    prefixes = encoder_prefixes(parent)
+    encoder_names = [k for k in before if k.startswith(prefixes)]  # weights and BN statistics
     assert encoder_names and all(torch.equal(before[k], after[k]) for k in encoder_names)
     decoder = [k for k in before if k.startswith("net.net.decoder") and k.endswith("weight")]
     assert any(not torch.equal(before[k], after[k]) for k in decoder)  # the decoder learnt
@@ -115,7 +116,8 @@ def test_a_small_encoder_rate_keeps_the_encoder_near_the_parent(dataset, parent,
     config = TrainConfig(**(FINE | {"init": str(parent), "encoder_lr_scale": 1e-6}))
     result = train(dataset, tmp_path / "slow", config)
     before, after = weights(parent), weights(result.run / "checkpoints" / "last.ckpt")
-    encoder = [k for k in before if k.startswith(encoder_prefixes(parent)) and k.endswith("weight")]
+    prefixes = encoder_prefixes(parent)
+    encoder = [k for k in before if k.startswith(prefixes) and k.endswith("weight")]
     # Adam moves a weight by about its rate a step: 1e-9 here, against 1e-3 for the rest
     assert encoder and all(torch.allclose(before[k], after[k], atol=1e-6) for k in encoder)
     decoder = [k for k in before if k.startswith("net.net.decoder") and k.endswith("weight")]
