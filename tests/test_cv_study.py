@@ -85,3 +85,44 @@ def test_study_refuses_sizes_larger_than_the_pool(dataset, tmp_path):
     command = ["study", str(dataset), "--out", str(tmp_path / "s"), "--sizes", "100"]
     result = CliRunner().invoke(app, command + ["--val-split", "val", *FAST])
     assert result.exit_code == 2 and "size 100 exceeds the 14 tiles" in result.output
+
+
+def test_a_run_is_scored_at_its_best_or_its_last_epoch():
+    from quakeslide.training.fit import RunResult, scored_metrics
+
+    best = {"epoch": 3, "precision": 0.9, "recall": 0.8, "f1": 0.85, "iou": 0.74}
+    final = {"epoch": 9, "precision": 0.5, "recall": 0.4, "f1": 0.44, "iou": 0.29}
+    result = RunResult(Path("run"), Path("run/best.ckpt"), {"best": best, "final": final})
+    assert scored_metrics(result) == best
+    assert scored_metrics(result, "last") == final
+    unvalidated = RunResult(Path("run"), Path("run/best.ckpt"), {"best": None, "final": None})
+    assert scored_metrics(unvalidated, "last")["f1"] == 0.0
+
+
+@pytest.mark.slow
+def test_a_study_rescored_at_the_last_epoch_reuses_its_runs(dataset, tmp_path):
+    out = tmp_path / "study"
+    command = ["study", str(dataset), "--out", str(out), "--models", "linknet", "--sizes", "4"]
+    command += ["--val-split", "val", *FAST, "--epochs", "2"]
+    assert CliRunner().invoke(app, command).exit_code == 0
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/summary.json")}
+    result = CliRunner().invoke(app, [*command, "--score", "last"])
+    assert result.exit_code == 0, result.output
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps, "finished runs were redone"
+    run = json.loads(next(iter(stamps)).read_text())
+    with open(out / "runs.csv", newline="") as f:
+        (row,) = csv.DictReader(f)
+    assert int(row["scored_epoch"]) == run["final"]["epoch"] == 1
+    assert float(row["f1"]) == pytest.approx(run["final"]["f1"])
+    assert json.loads((out / "summary.json").read_text())["score"] == "last"
+    assert (out / "table1.md").read_text().startswith("Each run at its last epoch")
+
+
+@pytest.mark.parametrize("command", ["cv", "study"])
+def test_an_unknown_score_is_refused_before_any_run(dataset, tmp_path, command):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, [command, str(dataset), "--out", str(out), "--score", "mean", *FAST]
+    )
+    assert result.exit_code == 2 and "--score 'mean': use one of best, last" in result.output
+    assert not (out / "runs").exists() and not (out / "fold_0").exists()

@@ -18,6 +18,7 @@ from quakeslide.cli_options import (
     OneLineErrorsGroup,
     PixelSize,
     Precision,
+    ScoredEpoch,
     Threshold,
     one_line_errors,
     parse_ints,
@@ -145,6 +146,7 @@ def cv(
     grouping: Annotated[
         str, typer.Option(help="auto, blocks (touching tiles together), scenes or random")
     ] = "auto",
+    score: ScoredEpoch = "best",
     *,
     settings: dict[str, Any],
 ) -> None:
@@ -153,7 +155,7 @@ def cv(
     from quakeslide.training.cv import cross_validate
 
     resolved = TrainConfig.resolve(settings.pop("config"), **settings)
-    summary = cross_validate(dataset, out, resolved, folds, grouping)
+    summary = cross_validate(dataset, out, resolved, folds, grouping, score)
     for name, value in summary["metrics"].items():
         typer.echo(f"{name:<10} {value['mean']:.3f} ± {value['std']:.3f}")
     typer.echo(f"grouping {summary['grouping']}; results in {out}")
@@ -173,6 +175,7 @@ def study(
     val_split: Annotated[
         str | None, typer.Option(help="validate every run on this list (one fold), e.g. val")
     ] = None,
+    score: ScoredEpoch = "best",
     *,
     settings: dict[str, Any],
 ) -> None:
@@ -184,7 +187,9 @@ def study(
     resolved = TrainConfig.resolve(settings.pop("config"), val_split=val_split, **settings)
     model_list = [m.strip().lower() for m in models.split(",") if m.strip()]
     size_list = parse_ints(sizes, "--sizes") or []
-    summary = run_study(dataset, out, resolved, model_list, size_list, folds, grouping, size_unit)
+    summary = run_study(
+        dataset, out, resolved, model_list, size_list, folds, grouping, size_unit, score
+    )
     typer.echo(StudyFolder(out).table_md.read_text())
     typer.echo(f"{summary['runs']} runs, {summary['wall_seconds'] / 3600:.2f} h; results in {out}")
 

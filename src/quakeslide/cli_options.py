@@ -127,6 +127,14 @@ InputNormalization = Annotated[
         " each scene's own (scene: for another sensor or event)",
     ),
 ]
+ScoredEpoch = Annotated[
+    str,
+    typer.Option(
+        "--score",
+        help="which epoch scores a run: best (best on the held-out tiles, the paper's"
+        " protocol; optimistic) or last (chosen without looking at them)",
+    ),
+]
 MODEL_HELP = "checkpoint (.ckpt), run or cv folder, or several joined by commas (an ensemble)"
 Threshold = Annotated[
     str,

@@ -21,7 +21,7 @@ from quakeslide.data.splits import (
 from quakeslide.folders import CvFolder, dataset_folders
 from quakeslide.io.raster import atomic_path, refuse_output_over_input, writable_folder
 from quakeslide.io.tables import write_csv
-from quakeslide.training.fit import best_metrics, train_or_reuse
+from quakeslide.training.fit import check_score, scored_metrics, train_or_reuse
 
 METRICS = ("precision", "recall", "f1", "iou")
 
@@ -64,9 +64,16 @@ def mean_std(rows: list[dict], keys: tuple[str, ...] = METRICS) -> dict[str, dic
 
 
 def cross_validate(
-    dataset: Path, out: Path, config: TrainConfig, folds: int = 5, grouping: str = "auto"
+    dataset: Path,
+    out: Path,
+    config: TrainConfig,
+    folds: int = 5,
+    grouping: str = "auto",
+    score: str = "best",
 ) -> dict:
-    """Train one run per fold (finished folds are kept, stopped ones resumed)."""
+    """Train one run per fold (finished folds are kept, stopped ones resumed); each fold
+    reports its best or its last epoch (`score`, see `scored_metrics`)."""
+    check_score(score)
     refuse_output_over_input(out, dataset, within=dataset_folders(dataset))
     dataset, folder = Path(dataset), CvFolder(writable_folder(Path(out)))
     stems = dataset_pool(dataset, config)
@@ -75,14 +82,14 @@ def cross_validate(
     rows = []
     for k, split in enumerate(tqdm(splits, desc="folds", unit="fold")):
         result = train_or_reuse(dataset, folder.fold(k).root, run_config, split)
-        best = best_metrics(result)
+        scored = scored_metrics(result, score)
         rows.append(
             {
                 "fold": k,
                 "train_tiles": len(split.train),
                 "val_tiles": len(split.val),
-                "best_epoch": best["epoch"],
-                **{m: best[m] for m in METRICS},
+                "scored_epoch": scored["epoch"],
+                **{m: scored[m] for m in METRICS},
                 "wall_seconds": result.summary["wall_seconds"],
             }
         )
@@ -90,6 +97,7 @@ def cross_validate(
     summary = {
         "model": config.model,
         **record,
+        "score": score,
         "metrics": mean_std(rows),
         "wall_seconds": round(sum(r["wall_seconds"] for r in rows), 1),
         "config": config.model_dump(mode="json"),

@@ -99,10 +99,23 @@ def train_or_reuse(dataset: Path, out: Path, config: TrainConfig, split: Split) 
     return finished_run(out, config) or train(dataset, out, config, split=split, resume=True)
 
 
-def best_metrics(result: RunResult) -> dict:
-    """The best epoch's metrics (zeros when no epoch was validated)."""
-    return result.summary["best"] or {"epoch": -1, "precision": 0.0, "recall": 0.0,
-                                      "f1": 0.0, "iou": 0.0}  # fmt: skip
+SCORED_EPOCHS = {"best": "best", "last": "final"}  # --score: the summary entry it reads
+
+
+def scored_metrics(result: RunResult, score: str = "best") -> dict:
+    """The metrics cv and study report for a run (zeros when no epoch was validated).
+
+    `best`: the epoch that scores best on the held-out tiles, the paper's protocol; it is
+    chosen on the tiles it is scored on, so it flatters a run whose epochs swing. `last`:
+    the last epoch, chosen without looking at them, as a user without held-out labels gets.
+    """
+    none = {"epoch": -1, "precision": 0.0, "recall": 0.0, "f1": 0.0, "iou": 0.0}
+    return result.summary[SCORED_EPOCHS[score]] or none
+
+
+def check_score(score: str) -> None:
+    if score not in SCORED_EPOCHS:
+        raise InputError(f"--score {score!r}: use one of {', '.join(SCORED_EPOCHS)}")
 
 
 def train(
