@@ -11,7 +11,7 @@ import numpy as np
 
 from quakeslide.data.dataset import list_stems
 from quakeslide.data.positions import TilePosition, tile_positions
-from quakeslide.errors import InputError
+from quakeslide.errors import InputError, check_choice
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +91,7 @@ def fold_groups(
     tile is its own group. `auto`: blocks when every tile's position is known (tiles.csv or
     offsets in names).
     """
-    if grouping not in GROUPINGS:
-        raise InputError(f"--grouping {grouping!r}: use one of {', '.join(GROUPINGS)}")
+    check_choice("--grouping", grouping, GROUPINGS)
     if folds < 2 or folds > len(stems):
         raise InputError(f"--folds {folds}: need between 2 and {len(stems)} folds")
     if grouping == "random":

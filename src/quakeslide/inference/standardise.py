@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from quakeslide.data.dataset import Statistics, channel_stats
-from quakeslide.errors import InputError
+from quakeslide.errors import InputError, check_choice
 from quakeslide.inference.engines import Engine
 from quakeslide.inference.ensemble import average
 from quakeslide.io.scene import open_scene_reader
@@ -25,9 +25,7 @@ NORMALIZATIONS = ("checkpoint", "scene")
 
 
 def check_normalization_name(name: str) -> str:
-    if name not in NORMALIZATIONS:
-        raise InputError(f"--normalization {name!r}: use one of {', '.join(NORMALIZATIONS)}")
-    return name
+    return check_choice("--normalization", name, NORMALIZATIONS)
 
 
 def scene_statistics(scene: Path, bands: list[int] | None = None) -> Statistics:

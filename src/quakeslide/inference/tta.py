@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from quakeslide.errors import InputError
+from quakeslide.errors import check_choice
 from quakeslide.inference.engines import Engine
 
 
@@ -48,9 +48,7 @@ TTA_VIEWS: dict[str, tuple[View, ...]] = {
 
 
 def check_tta_name(name: str) -> str:
-    if name not in TTA_VIEWS:
-        raise InputError(f"--tta {name!r}: use one of {', '.join(TTA_VIEWS)}")
-    return name
+    return check_choice("--tta", name, TTA_VIEWS)
 
 
 def with_tta(engine: Engine, name: str) -> Engine:

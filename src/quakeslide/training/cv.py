@@ -18,10 +18,11 @@ from quakeslide.data.splits import (
     neighbours_across_folds,
     nested_subset,
 )
+from quakeslide.errors import check_choice
 from quakeslide.folders import CvFolder, dataset_folders
 from quakeslide.io.raster import atomic_path, refuse_output_over_input, writable_folder
 from quakeslide.io.tables import write_csv
-from quakeslide.training.fit import check_score, scored_metrics, train_or_reuse
+from quakeslide.training.fit import SCORED_EPOCHS, scored_metrics, train_or_reuse
 
 METRICS = ("precision", "recall", "f1", "iou")
 
@@ -73,7 +74,7 @@ def cross_validate(
 ) -> dict:
     """Train one run per fold (finished folds are kept, stopped ones resumed); each fold
     reports its best or its last epoch (`score`, see `scored_metrics`)."""
-    check_score(score)
+    check_choice("--score", score, SCORED_EPOCHS)
     refuse_output_over_input(out, dataset, within=dataset_folders(dataset))
     dataset, folder = Path(dataset), CvFolder(writable_folder(Path(out)))
     stems = dataset_pool(dataset, config)

@@ -113,11 +113,6 @@ def scored_metrics(result: RunResult, score: str = "best") -> dict:
     return result.summary[SCORED_EPOCHS[score]] or none
 
 
-def check_score(score: str) -> None:
-    if score not in SCORED_EPOCHS:
-        raise InputError(f"--score {score!r}: use one of {', '.join(SCORED_EPOCHS)}")
-
-
 def train(
     dataset: Path,
     out: Path,

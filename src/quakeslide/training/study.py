@@ -14,7 +14,7 @@ from quakeslide.config import TrainConfig
 from quakeslide.data.dataset import TileDataset, list_stems
 from quakeslide.data.splits import Split, nested_scenes, nested_subset
 from quakeslide.device import plan_compute
-from quakeslide.errors import InputError
+from quakeslide.errors import InputError, check_choice
 from quakeslide.evaluation.run import score_net
 from quakeslide.folders import DatasetFolder, StudyFolder
 from quakeslide.io.raster import atomic_path
@@ -23,7 +23,7 @@ from quakeslide.models import count_parameters
 from quakeslide.models.checkpoint import NormalizedNet, load_net
 from quakeslide.reporting.study_figures import plot_study
 from quakeslide.training.cv import METRICS, dataset_pool, make_folds, mean_std
-from quakeslide.training.fit import check_score, scored_metrics, train_or_reuse
+from quakeslide.training.fit import SCORED_EPOCHS, scored_metrics, train_or_reuse
 
 SIZE_UNITS = ("tiles", "scenes")
 
@@ -59,9 +59,8 @@ def run_study(
     `score`: each run's best or last epoch (see `scored_metrics`); finished runs are
     rescored, not retrained, when it changes.
     """
-    check_score(score)
-    if size_unit not in SIZE_UNITS:
-        raise InputError(f"--size-unit {size_unit!r}: use one of {', '.join(SIZE_UNITS)}")
+    check_choice("--score", score, SCORED_EPOCHS)
+    check_choice("--size-unit", size_unit, SIZE_UNITS)
     for name in models:
         TrainConfig.resolve(model=name)  # an unknown model: refused before any run
     if size_unit == "scenes":
