@@ -176,6 +176,10 @@ def study(
         str | None, typer.Option(help="validate every run on this list (one fold), e.g. val")
     ] = None,
     score: ScoredEpoch = "best",
+    self_train: Annotated[
+        bool,
+        typer.Option(help="each run again with the held-out tiles as its last epoch labelled them"),
+    ] = False,
     *,
     settings: dict[str, Any],
 ) -> None:
@@ -188,7 +192,16 @@ def study(
     model_list = [m.strip().lower() for m in models.split(",") if m.strip()]
     size_list = parse_ints(sizes, "--sizes") or []
     summary = run_study(
-        dataset, out, resolved, model_list, size_list, folds, grouping, size_unit, score
+        dataset,
+        out,
+        resolved,
+        model_list,
+        size_list,
+        folds,
+        grouping,
+        size_unit,
+        score,
+        self_train,
     )
     typer.echo(StudyFolder(out).table_md.read_text())
     typer.echo(f"{summary['runs']} runs, {summary['wall_seconds'] / 3600:.2f} h; results in {out}")
@@ -295,6 +308,40 @@ def evaluate(
         f" {metrics['iou']:.3f} (F1-best threshold {best['threshold']:.2f}: F1 {best['f1']:.3f})"
     )
     typer.echo(f"  {EvaluationFolder(out).metrics}")
+
+
+@app.command("pseudo-label")
+@one_line_errors
+def pseudo_label(
+    checkpoint: Annotated[Path, typer.Argument(help=MODEL_HELP)],
+    dataset: Annotated[Path, typer.Argument(help="tile dataset (images/, masks/)")],
+    out: Annotated[Path, typer.Option(help="new dataset folder")],
+    split: Annotated[str, typer.Option(help="the unlabelled tiles: <split>.txt")],
+    labelled_split: Annotated[
+        str | None,
+        typer.Option(help="tiles to train with them (with-pseudo.txt); default: all others"),
+    ] = None,
+    low: Annotated[float, typer.Option(help="background where probability <= this")] = 0.3,
+    high: Annotated[float, typer.Option(help="landslide where probability >= this")] = 0.7,
+    tta: TTA = "flip",
+    device: Device = "auto",
+    precision: Precision = "auto",
+) -> None:
+    """Self-training: label unlabelled tiles where the model is sure (ignore between --low and
+    --high), for `train OUT --train-split with-pseudo`."""
+    from quakeslide.device import configure_cpu_threads, plan_compute
+    from quakeslide.inference.pseudo_label import pseudo_label as run_pseudo_label
+
+    configure_cpu_threads()
+    result = run_pseudo_label(
+        checkpoint, dataset, out, plan_compute(device, precision), split, labelled_split,
+        low, high, tta,
+    )  # fmt: skip
+    typer.echo(
+        f"{len(result.stems)} tiles pseudo-labelled: {result.labelled_share:.1%} of their pixels"
+        f" labelled, {result.landslide_share:.1%} of those landslide"
+    )
+    typer.echo(f"dataset: {result.dataset} (train with --train-split with-pseudo)")
 
 
 @app.command()

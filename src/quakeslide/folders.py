@@ -158,6 +158,10 @@ class StudyFolder:
     def run(self, model: str, size: int, fold: int) -> RunFolder:
         return RunFolder(self.runs / f"{model}_n{size}_fold{fold}")
 
+    def pseudo_dataset(self, model: str, size: int, fold: int) -> Path:
+        """With --self-train: the dataset with the fold's held-out tiles labelled by that run."""
+        return self.root / "pseudo" / f"{model}_n{size}_fold{fold}"
+
     def is_one(self) -> bool:
         return self.table_csv.exists()
 

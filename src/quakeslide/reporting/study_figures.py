@@ -18,6 +18,9 @@ TRANSFER_STYLES = {
     "scratch": ("s-", "scratch"),
     "adapted": ("o-", "adapted (all weights)"),
     "adapted-frozen": ("D--", "adapted (encoder frozen)"),
+    "scratch+self": ("s:", "scratch, self-trained"),
+    "adapted+self": ("o:", "adapted, self-trained"),
+    "adapted-frozen+self": ("D:", "adapted (encoder frozen), self-trained"),
 }
 
 

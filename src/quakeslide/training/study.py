@@ -12,20 +12,24 @@ from tqdm import tqdm
 
 from quakeslide.config import TrainConfig
 from quakeslide.data.dataset import TileDataset, list_stems
+from quakeslide.data.pseudo_labels import PSEUDO_SPLIT, write_pseudo_labelled
 from quakeslide.data.splits import Split, nested_scenes, nested_subset
-from quakeslide.device import plan_compute
+from quakeslide.device import ComputePlan, plan_compute
 from quakeslide.errors import InputError, check_choice
 from quakeslide.evaluation.run import score_net
-from quakeslide.folders import DatasetFolder, StudyFolder
+from quakeslide.folders import DatasetFolder, RunFolder, StudyFolder
+from quakeslide.inference.ensemble import load_models
+from quakeslide.inference.tta import with_tta
 from quakeslide.io.raster import atomic_path
 from quakeslide.io.tables import write_csv
 from quakeslide.models import count_parameters
 from quakeslide.models.checkpoint import NormalizedNet, load_net
 from quakeslide.reporting.study_figures import plot_study
 from quakeslide.training.cv import METRICS, dataset_pool, make_folds, mean_std
-from quakeslide.training.fit import SCORED_EPOCHS, scored_metrics, train_or_reuse
+from quakeslide.training.fit import SCORED_EPOCHS, RunResult, scored_metrics, train_or_reuse
 
 SIZE_UNITS = ("tiles", "scenes")
+SELF_TRAINED = "+self"  # the name suffix of a run's self-trained partner
 
 
 def study_folds(
@@ -52,12 +56,15 @@ def run_study(
     grouping: str = "auto",
     size_unit: str = "tiles",
     score: str = "best",
+    self_train: bool = False,
 ) -> dict:
     """Every (model, size, fold) run, skipping finished ones; table1.csv/.md and figures.
 
     `size_unit` scenes: sizes count whole source scenes (tiles.csv), folds group by scene.
     `score`: each run's best or last epoch (see `scored_metrics`); finished runs are
-    rescored, not retrained, when it changes.
+    rescored, not retrained, when it changes. `self_train`: each run has a partner
+    `<model>+self`, trained alike on its tiles plus the fold's held-out tiles as its last
+    epoch labelled them (pseudo-labels; their true masks are only scored).
     """
     check_choice("--score", score, SCORED_EPOCHS)
     check_choice("--size-unit", size_unit, SIZE_UNITS)
@@ -80,6 +87,7 @@ def run_study(
         variants = transfer_variants(meta["model"], parent)
         models = list(variants)
         rows = [zero_shot_row(dataset, parent, config, split, k) for k, split in enumerate(splits)]
+    plan = plan_compute(config.device, config.precision)
     jobs = [(m, n, k) for k in range(len(splits)) for n in sizes for m in models]
     for model, size, k in tqdm(jobs, desc="study runs", unit="run"):
         settings = variants[model] if variants else {"model": model}
@@ -87,23 +95,16 @@ def run_study(
         split = Split(draws[k](size), splits[k].val)
         run = folder.run(model, size, k)
         result = train_or_reuse(dataset, run.root, run_config, split)
-        summary = result.summary
-        scored = scored_metrics(result, score)
-        rows.append(
-            {
-                "model": model,
-                "size": size,
-                "fold": k,
-                "tiles": len(split.train),
-                **{m: scored[m] for m in METRICS},
-                "scored_epoch": scored["epoch"],
-                "epochs": summary["epochs"],
-                "parameters": summary["parameters"],
-                "wall_seconds": summary["wall_seconds"],
-                "device": summary["device"],
-                "arithmetic": summary["precision"],
-            }
-        )
+        rows.append(study_row(model, size, k, len(split.train), result, score))
+        if self_train:
+            pseudo_folder = folder.pseudo_dataset(model, size, k)
+            labelled = _pseudo_labelled(dataset, pseudo_folder, run, split, plan)
+            pseudo = list_stems(labelled, PSEUDO_SPLIT)
+            partner = folder.run(model + SELF_TRAINED, size, k)
+            result = train_or_reuse(
+                labelled, partner.root, run_config, Split(split.train + pseudo, split.val)
+            )
+            rows.append(study_row(model + SELF_TRAINED, size, k, len(split.train), result, score))
     write_csv(folder.runs_csv, rows)
     table = table1(rows)
     write_csv(folder.table_csv, table)
@@ -112,7 +113,8 @@ def run_study(
     figures = plot_study(table, folder.figures, size_unit)
     summary = {
         **record,
-        "models": models,
+        "models": list(dict.fromkeys(r["model"] for r in rows if r["model"] != "zero-shot")),
+        "self_train": self_train,
         "sizes": sizes,
         "size_unit": size_unit,
         "score": score,
@@ -124,6 +126,40 @@ def run_study(
     with atomic_path(folder.summary) as tmp:
         tmp.write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def study_row(model: str, size: int, fold: int, tiles: int, result: RunResult, score: str) -> dict:
+    """One line of runs.csv: the run's scored metrics and what it cost."""
+    summary = result.summary
+    scored = scored_metrics(result, score)
+    return {
+        "model": model,
+        "size": size,
+        "fold": fold,
+        "tiles": tiles,
+        **{m: scored[m] for m in METRICS},
+        "scored_epoch": scored["epoch"],
+        "epochs": summary["epochs"],
+        "parameters": summary["parameters"],
+        "wall_seconds": summary["wall_seconds"],
+        "device": summary["device"],
+        "arithmetic": summary["precision"],
+    }
+
+
+def _pseudo_labelled(
+    dataset: Path, out: Path, run: RunFolder, split: Split, plan: ComputePlan
+) -> Path:
+    """`dataset` with `split.val` labelled by the run's last checkpoint (chosen without
+    looking at those tiles' labels), written once and reused when the study resumes."""
+    if not out.exists():
+        engine, _ = load_models(run.last_checkpoint, plan)
+        record = {"model": str(run.last_checkpoint), "tta": "flip"}
+        write_pseudo_labelled(
+            dataset, split.val, with_tta(engine, "flip").predict, out, labelled=split.train,
+            record=record,
+        )  # fmt: skip
+    return out
 
 
 def _draw(dataset: Path, pool: list[str], unit: str, seed: int, size: int) -> list[str]:

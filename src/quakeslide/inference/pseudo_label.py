@@ -1,0 +1,34 @@
+"""The `pseudo-label` command's job: a model (or ensemble) labels a split's tiles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from quakeslide.data.dataset import list_stems
+from quakeslide.data.pseudo_labels import PseudoLabels, check_confidence, write_pseudo_labelled
+from quakeslide.device import ComputePlan
+from quakeslide.inference.ensemble import load_models
+from quakeslide.inference.tta import check_tta_name, with_tta
+
+
+def pseudo_label(
+    model: Path | str,
+    dataset: Path,
+    out: Path,
+    plan: ComputePlan,
+    split: str,
+    labelled_split: str | None = None,
+    low: float = 0.3,
+    high: float = 0.7,
+    tta: str = "flip",
+) -> PseudoLabels:
+    """`dataset` with the tiles of `<split>.txt` pseudo-labelled by `model`, written to `out`."""
+    check_tta_name(tta)
+    check_confidence(low, high)
+    unlabelled = list_stems(dataset, split)
+    labelled = list_stems(dataset, labelled_split) if labelled_split else None
+    engine, name = load_models(model, plan)
+    record = {"model": str(model), "architecture": name, "tta": tta, "split": split}
+    return write_pseudo_labelled(
+        dataset, unlabelled, with_tta(engine, tta).predict, out, low, high, labelled, record
+    )
