@@ -1,4 +1,5 @@
-"""The `pseudo-label` command's job: a model (or ensemble) labels a split's tiles."""
+"""A model (or ensemble) labels unlabelled tiles: the `pseudo-label` command and `study
+--self-train`."""
 
 from __future__ import annotations
 
@@ -27,8 +28,24 @@ def pseudo_label(
     check_confidence(low, high)
     unlabelled = list_stems(dataset, split)
     labelled = list_stems(dataset, labelled_split) if labelled_split else None
+    record = {"split": split}
+    return label_tiles(model, dataset, unlabelled, out, plan, labelled, low, high, tta, record)
+
+
+def label_tiles(
+    model: Path | str,
+    dataset: Path,
+    unlabelled: list[str],
+    out: Path,
+    plan: ComputePlan,
+    labelled: list[str] | None = None,
+    low: float = 0.3,
+    high: float = 0.7,
+    tta: str = "flip",
+    record: dict | None = None,
+) -> PseudoLabels:
+    """`dataset` with the tiles `unlabelled` pseudo-labelled by `model`, written to `out`."""
     engine, name = load_models(model, plan)
-    record = {"model": str(model), "architecture": name, "tta": tta, "split": split}
-    return write_pseudo_labelled(
-        dataset, unlabelled, with_tta(engine, tta).predict, out, low, high, labelled, record
-    )
+    record = {"model": str(model), "architecture": name, "tta": tta, **(record or {})}
+    probability = with_tta(engine, tta).predict
+    return write_pseudo_labelled(dataset, unlabelled, probability, out, low, high, labelled, record)

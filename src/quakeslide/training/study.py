@@ -12,14 +12,13 @@ from tqdm import tqdm
 
 from quakeslide.config import TrainConfig
 from quakeslide.data.dataset import TileDataset, list_stems
-from quakeslide.data.pseudo_labels import PSEUDO_SPLIT, write_pseudo_labelled
+from quakeslide.data.pseudo_labels import PSEUDO_SPLIT
 from quakeslide.data.splits import Split, nested_scenes, nested_subset
 from quakeslide.device import ComputePlan, plan_compute
 from quakeslide.errors import InputError, check_choice
 from quakeslide.evaluation.run import score_net
 from quakeslide.folders import DatasetFolder, RunFolder, StudyFolder
-from quakeslide.inference.ensemble import load_models
-from quakeslide.inference.tta import with_tta
+from quakeslide.inference.pseudo_label import label_tiles
 from quakeslide.io.raster import atomic_path
 from quakeslide.io.tables import write_csv
 from quakeslide.models import count_parameters
@@ -153,12 +152,7 @@ def _pseudo_labelled(
     """`dataset` with `split.val` labelled by the run's last checkpoint (chosen without
     looking at those tiles' labels), written once and reused when the study resumes."""
     if not out.exists():
-        engine, _ = load_models(run.last_checkpoint, plan)
-        record = {"model": str(run.last_checkpoint), "tta": "flip"}
-        write_pseudo_labelled(
-            dataset, split.val, with_tta(engine, "flip").predict, out, labelled=split.train,
-            record=record,
-        )  # fmt: skip
+        label_tiles(run.last_checkpoint, dataset, split.val, out, plan, labelled=split.train)
     return out
 
 
