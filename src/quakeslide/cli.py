@@ -192,17 +192,9 @@ def study(
     model_list = [m.strip().lower() for m in models.split(",") if m.strip()]
     size_list = parse_ints(sizes, "--sizes") or []
     summary = run_study(
-        dataset,
-        out,
-        resolved,
-        model_list,
-        size_list,
-        folds,
-        grouping,
-        size_unit,
-        score,
+        dataset, out, resolved, model_list, size_list, folds, grouping, size_unit, score,
         self_train,
-    )
+    )  # fmt: skip
     typer.echo(StudyFolder(out).table_md.read_text())
     typer.echo(f"{summary['runs']} runs, {summary['wall_seconds'] / 3600:.2f} h; results in {out}")
 

@@ -53,7 +53,9 @@ def check_confidence(low: float, high: float) -> None:
         raise InputError(f"--low {low} / --high {high}: need 0 <= low <= high <= 1")
 
 
-def pseudo_mask(probability: np.ndarray, source_mask: np.ndarray, low: float, high: float):
+def pseudo_mask(
+    probability: np.ndarray, source_mask: np.ndarray, low: float, high: float
+) -> np.ndarray:
     """The model's mask of one tile: 1 at >= high, 0 at <= low, ignore between and where the
     source mask ignores."""
     mask = np.full(probability.shape, IGNORE, np.uint8)
