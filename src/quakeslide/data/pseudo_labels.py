@@ -95,6 +95,7 @@ def write_pseudo_labelled(
     held = set(unlabelled)
     labelled = [s for s in stems if s not in held] if labelled is None else labelled
     tiles = TileDataset(source, stems)
+    images = {stem: find_image(source, stem) for stem in stems}
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -102,10 +103,10 @@ def write_pseudo_labelled(
         folder.images.mkdir()
         folder.masks.mkdir()
         for stem, mask in zip(tiles.stems, tiles.masks, strict=True):
-            _link(find_image(source, stem), folder.images)
+            _link(images[stem], folder.images)
             Image.fromarray(mask).save(folder.mask(stem))
         counts, fractions = _write_pseudo_tiles(
-            source, tiles, unlabelled, probability, folder, low, high
+            tiles, images, unlabelled, probability, folder, low, high
         )
         pseudo = [PSEUDO_PREFIX + s for s in unlabelled]
         _copy_index(source, work, fractions)
@@ -135,8 +136,8 @@ def write_pseudo_labelled(
 
 
 def _write_pseudo_tiles(
-    source: Path,
     tiles: TileDataset,
+    images: dict[str, Path],
     unlabelled: list[str],
     probability: Callable[[np.ndarray], np.ndarray],
     folder: DatasetFolder,
@@ -150,11 +151,11 @@ def _write_pseudo_tiles(
     fractions = {}
     for start in tqdm(range(0, len(unlabelled), BATCH), desc="pseudo-labels", unit="batch"):
         batch = [index[s] for s in unlabelled[start : start + BATCH]]
-        images = np.stack([tiles.images[i] for i in batch])
-        for i, prob in zip(batch, probability(images), strict=True):
+        pixels = np.stack([tiles.images[i] for i in batch])
+        for i, prob in zip(batch, probability(pixels), strict=True):
             mask = pseudo_mask(prob, tiles.masks[i], low, high)
             name = PSEUDO_PREFIX + tiles.stems[i]
-            image = find_image(source, tiles.stems[i])
+            image = images[tiles.stems[i]]
             _link(image, folder.images, name + image.suffix)
             Image.fromarray(mask).save(folder.mask(name))
             valid = tiles.masks[i] != IGNORE

@@ -24,8 +24,6 @@ def pseudo_label(
     tta: str = "flip",
 ) -> PseudoLabels:
     """`dataset` with the tiles of `<split>.txt` pseudo-labelled by `model`, written to `out`."""
-    check_tta_name(tta)
-    check_confidence(low, high)
     unlabelled = list_stems(dataset, split)
     labelled = list_stems(dataset, labelled_split) if labelled_split else None
     record = {"split": split}
@@ -45,6 +43,8 @@ def label_tiles(
     record: dict | None = None,
 ) -> PseudoLabels:
     """`dataset` with the tiles `unlabelled` pseudo-labelled by `model`, written to `out`."""
+    check_tta_name(tta)
+    check_confidence(low, high)  # before the model loads
     engine, name = load_models(model, plan)
     record = {"model": str(model), "architecture": name, "tta": tta, **(record or {})}
     probability = with_tta(engine, tta).predict
