@@ -132,7 +132,7 @@ class TileDataset(Dataset):
     ):
         dataset = Path(dataset)
         self.stems = list(stems)
-        paths = [find_image(dataset, s) for s in self.stems]
+        self.paths = paths = [find_image(dataset, s) for s in self.stems]
         self.images = [read_image(path) for path in paths]
         bands = self.images[0].shape[0]
         odd = [(p, image) for p, image in zip(paths, self.images, strict=True)

@@ -28,7 +28,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from quakeslide.classes import CLASS_NAMES, IGNORE
-from quakeslide.data.dataset import TileDataset, find_image, list_stems
+from quakeslide.data.dataset import TileDataset, list_stems
 from quakeslide.errors import InputError
 from quakeslide.folders import DatasetFolder
 
@@ -95,7 +95,7 @@ def write_pseudo_labelled(
     held = set(unlabelled)
     labelled = [s for s in stems if s not in held] if labelled is None else labelled
     tiles = TileDataset(source, stems)
-    images = {stem: find_image(source, stem) for stem in stems}
+    images = dict(zip(tiles.stems, tiles.paths, strict=True))
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -110,7 +110,7 @@ def write_pseudo_labelled(
         )
         pseudo = [PSEUDO_PREFIX + s for s in unlabelled]
         _copy_index(source, work, fractions)
-        for split in DatasetFolder(source).root.glob("*.txt"):
+        for split in source.glob("*.txt"):
             shutil.copy(split, work / split.name)
         folder.split_list(PSEUDO_SPLIT).write_text("\n".join(pseudo) + "\n")
         folder.split_list(WITH_PSEUDO_SPLIT).write_text("\n".join(labelled + pseudo) + "\n")
