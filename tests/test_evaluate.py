@@ -134,6 +134,8 @@ def test_evaluate_command_with_compare_writes_the_folder(tmp_path):
         assert key in metrics and key in metrics["per_tile_mean"]
     assert sum(metrics[k] for k in ("tp", "fp", "fn", "tn")) == 6 * 32 * 32
     assert metrics["tiles"] == 6 and "F1-best threshold" in result.output
+    assert "within 2 px of a drawn outline" in result.output  # the default tolerance
+    assert metrics["outline_tolerance"]["pixels"] == 2
     assert 0 < metrics["best_threshold"]["threshold"] < 1
     assert json.loads((out / "compare" / "metrics.json").read_text())["tiles"] == 6
     for name in ("pr_curve.png", "panels/compare_best.png", "panels/compare_worst.png"):
@@ -141,6 +143,7 @@ def test_evaluate_command_with_compare_writes_the_folder(tmp_path):
     assert len(read_rows(out / "per_tile.csv")) == 6
     page = check_report(out, tmp_path / "eval.html", "Evaluation: linknet vs linknet (b)", 4)
     assert "false-alarm rate" in page and "F1-best threshold" in page
+    assert "Hand-drawn outlines forgiven" in page
 
 
 @pytest.mark.parametrize("problem", ["bands", "empty", "classes", "mask_values"])

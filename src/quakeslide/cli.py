@@ -279,6 +279,14 @@ def evaluate(
     ] = None,
     panels: Annotated[int, typer.Option(help="tiles per panel figure (best / worst)", min=0)] = 4,
     max_tiles: Annotated[int | None, typer.Option(help="only the first N tiles", min=1)] = None,
+    tolerance: Annotated[
+        int,
+        typer.Option(
+            help="also score with the pixels within N px of a drawn outline left out (hand-drawn"
+            " outlines are not exact to the pixel); 0: exact scores only",
+            min=0,
+        ),
+    ] = 2,
     device: Device = "auto",
     precision: Precision = "auto",
 ) -> None:
@@ -291,7 +299,7 @@ def evaluate(
     metrics = run_evaluation(
         checkpoint, dataset, out, plan_compute(device, precision), split=split,
         threshold=parse_threshold(threshold), pixel_size=pixel_size, compare=compare, panels=panels,
-        max_tiles=max_tiles, tta=tta, normalization=normalization,
+        max_tiles=max_tiles, tta=tta, normalization=normalization, tolerance=tolerance,
     )  # fmt: skip
     best = metrics["best_threshold"]
     typer.echo(
@@ -299,6 +307,12 @@ def evaluate(
         f" {metrics['precision']:.3f} recall {metrics['recall']:.3f} F1 {metrics['f1']:.3f} IoU"
         f" {metrics['iou']:.3f} (F1-best threshold {best['threshold']:.2f}: F1 {best['f1']:.3f})"
     )
+    if forgiving := metrics["outline_tolerance"]:
+        typer.echo(
+            f"  pixels within {forgiving['pixels']} px of a drawn outline left out"
+            f" ({forgiving['left_out']:.1%}): precision {forgiving['precision']:.3f} recall"
+            f" {forgiving['recall']:.3f} F1 {forgiving['f1']:.3f} IoU {forgiving['iou']:.3f}"
+        )
     typer.echo(f"  {EvaluationFolder(out).metrics}")
 
 

@@ -47,14 +47,18 @@ def run_evaluation(
     max_tiles: int | None = None,
     tta: str = "none",
     normalization: str = "checkpoint",
+    tolerance: int = 2,
 ) -> dict:
     """Evaluate `checkpoint` (and `compare`) and write the folder; returns metrics.json.
 
     Either may name an ensemble (:mod:`quakeslide.inference.ensemble`). `threshold` None
     ('auto'): each model's calibrated threshold; `tta` applies to both models;
     `normalization` scene: the tiles of each source scene are standardised by their own
-    statistics (:mod:`quakeslide.inference.standardise`).
+    statistics (:mod:`quakeslide.inference.standardise`); `tolerance`: pixels about the
+    drawn outlines left out of the second, forgiving set of scores (0: none).
     """
+    if tolerance < 0:
+        raise InputError(f"tolerance {tolerance}: must be 0 or more pixels")
     if threshold is not None and not 0.0 < threshold < 1.0:
         raise InputError(f"threshold {threshold}: must be between 0 and 1")
     check_tta_name(tta)
@@ -76,7 +80,7 @@ def run_evaluation(
         names.append(name if name not in names else f"{name} ({Path(path).stem})")
     writable_folder(out)
     results = [
-        evaluate_model(engine, tiles, cut, pixel_size, per_tile=own)
+        evaluate_model(engine, tiles, cut, pixel_size, per_tile=own, tolerance=tolerance)
         for engine, own, cut in zip(engines, per_tile, cuts, strict=True)
     ]
     context = {"dataset": str(dataset), "split": split, "pixel_size_m": pixel_size, "tta": tta,

@@ -64,6 +64,21 @@ def build_report(folder: Path, figures: Path) -> Report:
     return Report(title, folder.resolve(), sections)
 
 
+def _outline_tolerance_table(models: dict[str, dict]) -> list[Table]:
+    """The forgiving scores, where the evaluation computed them (older ones did not)."""
+    forgiving = {name: m.get("outline_tolerance") for name, m in models.items()}
+    rows = [
+        [name, cell(f["pixels"]), cell(f["left_out"]), *(cell(f[k]) for k in PIXEL_KEYS[:4])]
+        for name, f in forgiving.items()
+        if f
+    ]
+    if not rows:
+        return []
+    title = "Hand-drawn outlines forgiven: pixels within N px of an outline left out"
+    header = ["model", "N (px)", "share left out", *PIXEL_KEYS[:4]]
+    return [Table(title, header, rows)]
+
+
 def _json(path: Path) -> dict:
     return read_result_json(path)
 
@@ -94,6 +109,7 @@ def _evaluation(folder: EvaluationFolder, _: Path) -> tuple[str, list[Section]]:
                 ["model", *PIXEL_KEYS],
                 tile_rows,
             ),
+            *_outline_tolerance_table(models),
         ],
     )
     objects = Section("Landslides as objects", [metrics["objects"]["rule"]])
