@@ -141,7 +141,7 @@ def test_evaluate_command_with_compare_writes_the_folder(tmp_path):
     for name in ("pr_curve.png", "panels/compare_best.png", "panels/compare_worst.png"):
         assert (out / name).stat().st_size > 1000
     assert len(read_rows(out / "per_tile.csv")) == 6
-    page = check_report(out, tmp_path / "eval.html", "Evaluation: linknet vs linknet (b)", 4)
+    page = check_report(out, tmp_path / "eval.html", "Evaluation: linknet vs linknet (b)", 5)
     assert "false-alarm rate" in page and "F1-best threshold" in page
     assert "Hand-drawn outlines forgiven" in page
 

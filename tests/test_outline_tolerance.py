@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from quakeslide.cli import app
 from quakeslide.data.dataset import TileDataset
 from quakeslide.evaluation.evaluate import evaluate_model
-from quakeslide.evaluation.tolerance import outline_band
+from quakeslide.evaluation.pixel import Confusion
+from quakeslide.evaluation.tolerance import CURVE_PIXELS, OutlineCounts, outline_band
 
 runner = CliRunner()
 
@@ -51,8 +52,30 @@ def test_a_one_pixel_shift_is_forgiven_at_one_pixel(tmp_path):
     assert forgiving["f1"] == pytest.approx(1.0)
     assert (forgiving["tp"], forgiving["fp"], forgiving["fn"]) == (64, 0, 0)
     assert forgiving["left_out"] == pytest.approx(76 / 1024)
+    curve = metrics["outline_curve"]
+    assert [row["pixels"] for row in curve] == list(range(CURVE_PIXELS + 1))
+    assert curve[0]["f1"] == pytest.approx(0.9) and curve[0]["left_out"] == 0
+    assert curve[1] == forgiving
+    # 2 px: also the square's second rings (28 inside; 44 outside, with the corners' diagonals)
+    assert curve[2]["left_out"] == pytest.approx((76 + 28 + 44) / 1024)
     exact, _ = evaluate_model(BAND_ZERO, tiles, progress=False)
-    assert exact.metrics()["outline_tolerance"] is None
+    assert exact.metrics()["outline_tolerance"] is None and exact.metrics()["outline_curve"] is None
+
+
+def test_counts_by_distance_match_a_band_left_out_as_ignore():
+    rng = np.random.default_rng(0)
+    truth = np.zeros((40, 40), np.uint8)
+    truth[5:30, 8:33] = 1
+    truth[18:22, 0:4] = 1
+    truth[0:3, 0:40] = 255  # ignore stays out at every distance
+    predicted = rng.random((40, 40)) < 0.4
+    counts = OutlineCounts()
+    counts.add(predicted, truth)
+    for pixels in range(CURVE_PIXELS + 1):
+        band_as_ignore = np.where(outline_band(truth, pixels), np.uint8(255), truth)
+        assert counts.beyond(pixels) == Confusion.from_arrays(predicted, band_as_ignore)
+    with pytest.raises(ValueError):
+        counts.beyond(CURVE_PIXELS + 1)
 
 
 def test_evaluate_command_tolerance_zero_gives_exact_scores_only(tmp_path):

@@ -189,6 +189,10 @@ class EvaluationFolder:
         return self.root / "pr_curve.png"
 
     @property
+    def outline_curve_png(self) -> Path:
+        return self.root / "outline_curve.png"
+
+    @property
     def panels(self) -> Path:
         return self.root / "panels"
 

@@ -17,7 +17,7 @@ from quakeslide.errors import InputError
 from quakeslide.evaluation.objects import ObjectCounts, match_objects
 from quakeslide.evaluation.pixel import Confusion
 from quakeslide.evaluation.thresholds import ThresholdSweep
-from quakeslide.evaluation.tolerance import without_outlines
+from quakeslide.evaluation.tolerance import CURVE_PIXELS, OutlineCounts
 from quakeslide.folders import EvaluationFolder
 from quakeslide.inference.engines import Engine
 from quakeslide.io.raster import atomic_path
@@ -34,7 +34,7 @@ class Evaluation:
     threshold: float
     per_tile: list[Confusion] = field(default_factory=list)
     tolerance: int = 0
-    tolerant: Confusion = field(default_factory=Confusion)
+    outlines: OutlineCounts | None = None
     objects: ObjectCounts | None = None
     sweep: ThresholdSweep = field(default_factory=ThresholdSweep)
 
@@ -52,25 +52,14 @@ class Evaluation:
             "threshold": self.threshold,
             "tiles": len(self.stems),
             "per_tile_mean": _per_tile_mean(self.per_tile),
-            "outline_tolerance": self._tolerant_metrics(),
+            "outline_tolerance": self.outlines.scores(self.tolerance) if self.outlines else None,
+            "outline_curve": self.outlines.curve() if self.outlines else None,
             "objects": self.objects.summary() if self.objects else None,
             "best_threshold": {
                 **self.sweep.best(),
                 "note": "F1-best threshold of the sweep, reported only: the metrics above use"
                 " `threshold`",
             },
-        }
-
-    def _tolerant_metrics(self) -> dict | None:
-        """The pixel metrics with every pixel within `tolerance` of a drawn outline left
-        out (:mod:`quakeslide.evaluation.tolerance`), and the share of pixels that leaves out."""
-        if not self.tolerance:
-            return None
-        scored = sum(self.tolerant.counts())
-        return {
-            "pixels": self.tolerance,
-            "left_out": 1.0 - scored / max(sum(self.micro.counts()), 1),
-            **self.tolerant.metrics(),
         }
 
 
@@ -134,8 +123,10 @@ def evaluate_model(
 ) -> tuple[Evaluation, list[np.ndarray]]:
     """-> (evaluation, per-tile predicted masks (bool) for the panels); `per_tile`: see
     :func:`predict_tiles`; `tolerance` > 0: also scored without the pixels that close to a
-    drawn outline."""
+    drawn outline, and at every distance up to it or CURVE_PIXELS (the curve)."""
     result = Evaluation(list(tiles.stems), threshold, tolerance=tolerance)
+    if tolerance:
+        result.outlines = OutlineCounts(max(tolerance, CURVE_PIXELS))
     pixel_area = pixel_size**2 if pixel_size else None
     result.objects = ObjectCounts("px" if pixel_area is None else "m2")
     predictions = []
@@ -148,8 +139,8 @@ def evaluate_model(
     ):
         predicted = probability >= threshold
         result.per_tile.append(Confusion.from_arrays(predicted, truth))
-        if tolerance:
-            result.tolerant += Confusion.from_arrays(predicted, without_outlines(truth, tolerance))
+        if result.outlines:
+            result.outlines.add(predicted, truth)
         result.objects += match_objects(predicted, truth, pixel_area)
         result.sweep.add(probability, truth)
         predictions.append(predicted)

@@ -1,7 +1,8 @@
 """`quakeslide evaluate`: one or two models on a tile dataset, to an evaluation folder.
 
-EVAL/metrics.json, per_tile.csv, pr_curve.csv/.png, panels/best.png and worst.png; with a
-second model, EVAL/compare/ holds its metrics and panels/compare_*.png show both.
+EVAL/metrics.json, per_tile.csv, pr_curve.csv/.png, outline_curve.png, panels/best.png and
+worst.png; with a second model, EVAL/compare/ holds its metrics and panels/compare_*.png
+show both.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from quakeslide.inference.standardise import check_normalization_name, standardi
 from quakeslide.inference.tta import check_tta_name, with_tta
 from quakeslide.io.raster import refuse_output_over_input, writable_folder
 from quakeslide.models.checkpoint import NormalizedNet
+from quakeslide.reporting.outline_curve import plot_outline_curves
 from quakeslide.reporting.panels import ModelView, PanelTile, plot_panels
 from quakeslide.reporting.pr_curve import plot_pr_curves
 
@@ -97,6 +99,9 @@ def run_evaluation(
     ]
     curves = {name: result.sweep.curve() for (result, _), name in zip(results, names, strict=True)}
     plot_pr_curves(curves, dict(zip(names, cuts, strict=True)), folder.pr_curve_png)
+    if tolerance:
+        outline_curves = {name: m["outline_curve"] for name, m in zip(names, written, strict=True)}
+        plot_outline_curves(outline_curves, folder.outline_curve_png)
     _write_panels(tiles, results, names, folder.panels, panels)
     return written[0]
 

@@ -111,6 +111,7 @@ def _evaluation(folder: EvaluationFolder, _: Path) -> tuple[str, list[Section]]:
             ),
             *_outline_tolerance_table(models),
         ],
+        _figures([folder.outline_curve_png], "Scores with the drawn outlines forgiven"),
     )
     objects = Section("Landslides as objects", [metrics["objects"]["rule"]])
     for name, m in models.items():
