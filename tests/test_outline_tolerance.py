@@ -11,9 +11,13 @@ from quakeslide.cli import app
 from quakeslide.data.dataset import TileDataset
 from quakeslide.evaluation.evaluate import evaluate_model
 from quakeslide.evaluation.pixel import Confusion
-from quakeslide.evaluation.tolerance import CURVE_PIXELS, OutlineCounts, outline_band
+from quakeslide.evaluation.tolerance import CURVE_PIXELS, OutlineCounts, outline_distance
 
 runner = CliRunner()
+
+
+def outline_band(truth: np.ndarray, pixels: int) -> np.ndarray:
+    return outline_distance(truth) <= pixels
 
 
 def square(shift: int = 0) -> np.ndarray:

@@ -9,8 +9,6 @@ its distance to the nearest outline, so one pass gives the scores at every N up 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from scipy import ndimage
 
@@ -33,11 +31,6 @@ def outline_distance(truth: np.ndarray) -> np.ndarray:
     inside = ndimage.distance_transform_edt(landslide)
     outside = ndimage.distance_transform_edt(~landslide)
     return np.where(landslide, inside, outside)
-
-
-def outline_band(truth: np.ndarray, pixels: int) -> np.ndarray:
-    """Pixels within `pixels` of an outline."""
-    return outline_distance(truth) <= pixels
 
 
 class OutlineCounts:
@@ -69,12 +62,12 @@ class OutlineCounts:
     def scores(self, pixels: int) -> dict:
         """The pixel metrics `pixels` px about the outlines forgiven, and the share of the
         scored pixels that leaves out."""
-        kept = sum(self.beyond(pixels).counts())
+        kept = self.beyond(pixels)
         total = int(self.counts.sum())
         return {
             "pixels": pixels,
-            "left_out": 1.0 - kept / total if total else math.nan,
-            **self.beyond(pixels).metrics(),
+            "left_out": 1.0 - sum(kept.counts()) / total if total else 0.0,
+            **kept.metrics(),
         }
 
     def curve(self) -> list[dict]:
