@@ -95,19 +95,16 @@ def write_pseudo_labelled(
     held = set(unlabelled)
     labelled = [s for s in stems if s not in held] if labelled is None else labelled
     tiles = TileDataset(source, stems)
-    images = dict(zip(tiles.stems, tiles.paths, strict=True))
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         folder = DatasetFolder(work)
         folder.images.mkdir()
         folder.masks.mkdir()
-        for stem, mask in zip(tiles.stems, tiles.masks, strict=True):
-            _link(images[stem], folder.images)
+        for stem, image, mask in zip(tiles.stems, tiles.paths, tiles.masks, strict=True):
+            _link(image, folder.images)
             Image.fromarray(mask).save(folder.mask(stem))
-        counts, fractions = _write_pseudo_tiles(
-            tiles, images, unlabelled, probability, folder, low, high
-        )
+        counts, fractions = _write_pseudo_tiles(tiles, unlabelled, probability, folder, low, high)
         pseudo = [PSEUDO_PREFIX + s for s in unlabelled]
         _copy_index(source, work, fractions)
         for split in source.glob("*.txt"):
@@ -137,7 +134,6 @@ def write_pseudo_labelled(
 
 def _write_pseudo_tiles(
     tiles: TileDataset,
-    images: dict[str, Path],
     unlabelled: list[str],
     probability: Callable[[np.ndarray], np.ndarray],
     folder: DatasetFolder,
@@ -155,7 +151,7 @@ def _write_pseudo_tiles(
         for i, prob in zip(batch, probability(pixels), strict=True):
             mask = pseudo_mask(prob, tiles.masks[i], low, high)
             name = PSEUDO_PREFIX + tiles.stems[i]
-            image = images[tiles.stems[i]]
+            image = tiles.paths[i]
             _link(image, folder.images, name + image.suffix)
             Image.fromarray(mask).save(folder.mask(name))
             valid = tiles.masks[i] != IGNORE
