@@ -18,7 +18,12 @@ from quakeslide.allocator import keep_freed_memory
 from quakeslide.config import TrainConfig
 from quakeslide.data.dataset import TileDataset, channel_stats, tile_pixel_size
 from quakeslide.data.splits import Split, holdout_split, nested_subset
-from quakeslide.device import configure_cpu_threads, is_launch_rank_zero, plan_compute
+from quakeslide.device import (
+    ComputePlan,
+    configure_cpu_threads,
+    is_launch_rank_zero,
+    plan_compute,
+)
 from quakeslide.errors import InputError, first_line
 from quakeslide.folders import RunFolder, dataset_folders
 from quakeslide.io.raster import atomic_path, refuse_output_over_input, writable_folder
@@ -128,19 +133,7 @@ def train(
     run = RunFolder(out)
     split = choose_split(dataset, config, split)
     plan = plan_compute(config.device, config.precision)
-    train_set = TileDataset(
-        dataset,
-        split.train,
-        augment=config.augment > 1,
-        seed=config.seed,
-        crop=config.crop,
-        first_copy=config.first_copy,
-    )
-    if train_set.landslide_pixels() == 0:
-        raise InputError(f"{dataset}: the training masks hold no landslide pixel at all")
-    val_set = TileDataset(dataset, split.val)
-    if val_set.landslide_pixels() == 0:
-        log.warning("validation masks hold no landslide pixel: F1 will be 0")
+    train_set, val_set = _tile_sets(dataset, split, config)
     parent = None
     if config.init is not None:
         asked = config.model if "model" in config.model_fields_set else None
@@ -156,33 +149,7 @@ def train(
     processes_here = config.devices if plan.device == "cpu" else 1
     configure_cpu_threads(processes_here)
     keep_freed_memory()
-    own_statistics = parent is None or config.normalization == "dataset"
-    mean, std = channel_stats(train_set.images) if own_statistics else _statistics(parent)
-    module = LandslideSegmenter(
-        config.model,
-        mean,
-        std,
-        tile_size=int(train_set.images[0].shape[-1]),
-        lr=config.lr,
-        betas=config.betas,
-        step_size=config.step_size,
-        gamma=config.gamma,
-        loss=config.loss,
-        optimizer=config.optimizer,
-        weight_decay=config.weight_decay,
-        schedule=config.schedule,
-        warmup_epochs=config.warmup_epochs,
-        epochs=config.epochs,
-        channels_last=plan.train_channels_last,
-        pixel_size_m=tile_pixel_size(dataset, train_set.stems[0]),
-        freeze=config.freeze,
-        parent=parent.record() if parent else None,
-        encoder_lr_scale=config.encoder_lr_scale,
-    )
-    if parent is not None and resume_from is None:
-        start_from(module.net, parent, keep_own_normalization=own_statistics)
-    if plan.train_channels_last:
-        module = module.to(memory_format=torch.channels_last)
+    module = _segmenter(dataset, train_set, config, plan, parent, starting=resume_from is None)
     keep_best = ModelCheckpoint(
         dirpath=run.checkpoints,
         filename=run.best_checkpoint.stem,
@@ -190,31 +157,7 @@ def train(
         mode="max",
         enable_version_counter=False,
     )
-    # Lightning 2.6's save_last writes last.ckpt only in epochs that improve best.ckpt, so a
-    # killed run would resume from its best epoch, not its last: this one saves every epoch,
-    # after `keep_best` (the order they run in), so it holds its updated score for a resume.
-    keep_last = ModelCheckpoint(
-        dirpath=run.checkpoints, filename=run.last_checkpoint.stem, enable_version_counter=False
-    )
-    # --ema: validation, best.ckpt and last.ckpt's weights are the average (Lightning keeps
-    # the weights as trained beside it in the checkpoints, for a resume)
-    averaging = [EMAWeightAveraging(decay=config.ema)] if config.ema > 0 else []
-    distributed = config.devices * config.num_nodes > 1
-    trainer = L.Trainer(
-        max_epochs=config.epochs,
-        accelerator=plan.accelerator,
-        devices=config.devices,
-        num_nodes=config.num_nodes,
-        strategy="ddp" if distributed else "auto",
-        precision=plan.precision,
-        logger=False,
-        callbacks=[*averaging, keep_best, keep_last, EpochCsv(run), *callbacks],
-        num_sanity_val_steps=0,
-        deterministic=plan.device == "cpu",
-        enable_model_summary=False,
-        use_distributed_sampler=False,
-        plugins=[AtomicCheckpointIO()],
-    )
+    trainer = _trainer(run, config, plan, keep_best, callbacks)
     if is_launch_rank_zero():
         out.mkdir(parents=True, exist_ok=True)
         with atomic_path(run.config) as tmp:
@@ -256,6 +199,97 @@ def train(
         with atomic_path(run.summary) as tmp:
             tmp.write_text(json.dumps(summary, indent=2))
     return RunResult(out, run.best_checkpoint, summary)
+
+
+def _tile_sets(dataset: Path, split: Split, config: TrainConfig) -> tuple[TileDataset, TileDataset]:
+    """The training tiles (augmented as configured) and the validation tiles, as they are."""
+    train_set = TileDataset(
+        dataset,
+        split.train,
+        augment=config.augment > 1,
+        seed=config.seed,
+        crop=config.crop,
+        first_copy=config.first_copy,
+    )
+    if train_set.landslide_pixels() == 0:
+        raise InputError(f"{dataset}: the training masks hold no landslide pixel at all")
+    val_set = TileDataset(dataset, split.val)
+    if val_set.landslide_pixels() == 0:
+        log.warning("validation masks hold no landslide pixel: F1 will be 0")
+    return train_set, val_set
+
+
+def _segmenter(
+    dataset: Path,
+    train_set: TileDataset,
+    config: TrainConfig,
+    plan: ComputePlan,
+    parent: Parent | None,
+    starting: bool,
+) -> LandslideSegmenter:
+    """The model to fit; a new (not resumed) fine-tuning run starts from the parent's weights."""
+    own_statistics = parent is None or config.normalization == "dataset"
+    mean, std = channel_stats(train_set.images) if own_statistics else _statistics(parent)
+    module = LandslideSegmenter(
+        config.model,
+        mean,
+        std,
+        tile_size=int(train_set.images[0].shape[-1]),
+        lr=config.lr,
+        betas=config.betas,
+        step_size=config.step_size,
+        gamma=config.gamma,
+        loss=config.loss,
+        optimizer=config.optimizer,
+        weight_decay=config.weight_decay,
+        schedule=config.schedule,
+        warmup_epochs=config.warmup_epochs,
+        epochs=config.epochs,
+        channels_last=plan.train_channels_last,
+        pixel_size_m=tile_pixel_size(dataset, train_set.stems[0]),
+        freeze=config.freeze,
+        parent=parent.record() if parent else None,
+        encoder_lr_scale=config.encoder_lr_scale,
+    )
+    if parent is not None and starting:
+        start_from(module.net, parent, keep_own_normalization=own_statistics)
+    if plan.train_channels_last:
+        module = module.to(memory_format=torch.channels_last)
+    return module
+
+
+def _trainer(
+    run: RunFolder,
+    config: TrainConfig,
+    plan: ComputePlan,
+    keep_best: ModelCheckpoint,
+    callbacks: Sequence[Callback],
+) -> L.Trainer:
+    # Lightning 2.6's save_last writes last.ckpt only in epochs that improve best.ckpt, so a
+    # killed run would resume from its best epoch, not its last: this one saves every epoch,
+    # after `keep_best` (the order they run in), so it holds its updated score for a resume.
+    keep_last = ModelCheckpoint(
+        dirpath=run.checkpoints, filename=run.last_checkpoint.stem, enable_version_counter=False
+    )
+    # --ema: validation, best.ckpt and last.ckpt's weights are the average (Lightning keeps
+    # the weights as trained beside it in the checkpoints, for a resume)
+    averaging = [EMAWeightAveraging(decay=config.ema)] if config.ema > 0 else []
+    distributed = config.devices * config.num_nodes > 1
+    return L.Trainer(
+        max_epochs=config.epochs,
+        accelerator=plan.accelerator,
+        devices=config.devices,
+        num_nodes=config.num_nodes,
+        strategy="ddp" if distributed else "auto",
+        precision=plan.precision,
+        logger=False,
+        callbacks=[*averaging, keep_best, keep_last, EpochCsv(run), *callbacks],
+        num_sanity_val_steps=0,
+        deterministic=plan.device == "cpu",
+        enable_model_summary=False,
+        use_distributed_sampler=False,
+        plugins=[AtomicCheckpointIO()],
+    )
 
 
 def _check_resumable(checkpoint: Path) -> None:
