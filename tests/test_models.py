@@ -19,7 +19,7 @@ from quakeslide.models.complexity import PARAMETER_NOTE, count_macs, models_tabl
 from quakeslide.models.folding import fold_batchnorm
 
 
-@pytest.fixture(scope="module", params=["unet", "linknet"])
+@pytest.fixture(scope="module", params=["unet", "linknet", "lite0-linknet", "lite0-unet"])
 def model(request: pytest.FixtureRequest) -> SegmentationNet:
     torch.manual_seed(0)
     return build_model(request.param)
@@ -101,9 +101,13 @@ def test_build_model_passes_kwargs() -> None:
 
 
 def test_registry() -> None:
-    assert model_names() == ["unet", "linknet"]
+    assert model_names() == ["unet", "linknet", "lite0-linknet", "lite0-unet"]
     assert MODELS["unet"].paper_params_m == 34.5
     assert MODELS["linknet"].paper_params_m == 13.4
+    assert [m for m in model_names() if MODELS[m].has_imagenet_weights] == [
+        "lite0-linknet",
+        "lite0-unet",
+    ]
 
 
 def test_models_table() -> None:
@@ -116,7 +120,7 @@ def test_models_table() -> None:
     assert PARAMETER_NOTE
 
 
-@pytest.mark.parametrize("name", ["unet", "linknet"])
+@pytest.mark.parametrize("name", ["unet", "linknet", "lite0-linknet", "lite0-unet"])
 def test_folding_batchnorm_keeps_the_outputs(name):
     torch.manual_seed(0)
     net = build_model(name).train()

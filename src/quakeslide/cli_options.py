@@ -165,7 +165,14 @@ def _option(kind: type, help: str) -> Any:
 # default fills in the rest (TrainConfig.resolve).
 TRAINING_OPTIONS: dict[str, Any] = {
     "config": Annotated[Path | None, typer.Option("--config", help="YAML file of options")],
-    "model": _option(str, "linknet or unet (default linknet)"),
+    "model": _option(
+        str,
+        "linknet (default) or unet, the paper's; lite0-linknet or lite0-unet, an"
+        " EfficientNet-Lite0 encoder that starts from ImageNet",
+    ),
+    "encoder_weights": _option(
+        str, "imagenet (default for lite0-* models) or none (random start; the paper's nets)"
+    ),
     "epochs": _option(int, "default 90"),
     "batch_size": _option(int, "default 5"),
     "lr": _option(float, "Adam learning rate (default 1e-3)"),

@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from quakeslide.errors import InputError
-from quakeslide.models import model_names
+from quakeslide.models import has_imagenet_weights, model_names
 from quakeslide.models.losses import check_loss_name
 
 
@@ -19,6 +19,9 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = "linknet"
+    encoder_weights: Literal["imagenet", "none"] | None = Field(
+        None, description="the encoder's start; unset: imagenet where the model has such weights"
+    )
     epochs: int = Field(90, ge=1)
     batch_size: int = Field(5, ge=1)
     lr: float = Field(1e-3, gt=0)
@@ -76,6 +79,32 @@ class TrainConfig(BaseModel):
         if self.warmup_epochs >= self.epochs:
             raise ValueError(f"warmup_epochs {self.warmup_epochs} must be below epochs")
         return self
+
+    @model_validator(mode="after")
+    def encoder_weights_exist(self) -> TrainConfig:
+        if self.init is not None:
+            if self.encoder_weights == "imagenet":
+                raise ValueError(
+                    "encoder_weights imagenet with init: the parent's weights are the start;"
+                    " leave encoder_weights out"
+                )
+            return self
+        if self.encoder_weights == "imagenet" and not has_imagenet_weights(self.model):
+            with_weights = ", ".join(m for m in model_names() if has_imagenet_weights(m))
+            raise ValueError(
+                f"encoder_weights imagenet: no ImageNet weights exist for {self.model}"
+                f" (models with them: {with_weights})"
+            )
+        return self
+
+    @property
+    def starts_from_imagenet(self) -> bool:
+        """A new run (no init) whose encoder starts from the ImageNet weights."""
+        if self.init is not None:
+            return False
+        if self.encoder_weights is None:
+            return has_imagenet_weights(self.model)
+        return self.encoder_weights == "imagenet"
 
     @model_validator(mode="after")
     def freeze_needs_init(self) -> TrainConfig:

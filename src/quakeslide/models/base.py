@@ -16,6 +16,10 @@ class SegmentationNet(nn.Module):
     """
 
     size_multiple: int = 1
+    # NHWC training steps in fp32 on a CPU: worth it for depthwise-conv encoders (measured
+    # 1.34x for lite0-linknet, 2 AVX2 cores), not for the paper's nets (LinkNet 1.02x, U-Net
+    # 0.87x), which train in NHWC only on a GPU or under bf16 (`ComputePlan`)
+    fp32_cpu_channels_last: bool = False
 
     def encoder_modules(self) -> list[nn.Module]:
         """The encoder (down-sampling path), for fine-tuning with it frozen; [] if none."""

@@ -46,12 +46,15 @@ def checkpoint_metadata(
     threshold: float | None = None,
     pixel_size_m: float | None = None,
     parent: dict[str, str] | None = None,
+    encoder_weights: str | None = None,
 ) -> dict[str, Any]:
     """The metadata stored under ``CHECKPOINT_KEY``.
 
     `threshold`: the F1-best probability threshold on the validation tiles, when known;
     `pixel_size_m`: metres per pixel of the training tiles, when they are georeferenced;
-    `parent`: the checkpoint a fine-tuned model started from (path and sha256).
+    `parent`: the checkpoint a fine-tuned model started from (path and sha256);
+    `encoder_weights`: "imagenet" when the encoder started from ImageNet weights (`mean`
+    and `std` are then the normalisation those weights expect, not the tiles' statistics).
     """
     meta = {
         "format": CHECKPOINT_FORMAT,
@@ -67,6 +70,8 @@ def checkpoint_metadata(
         meta["pixel_size_m"] = pixel_size_m
     if parent is not None:
         meta["parent"] = parent
+    if encoder_weights is not None:
+        meta["encoder_weights"] = encoder_weights
     return meta
 
 

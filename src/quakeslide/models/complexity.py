@@ -90,10 +90,12 @@ def models_table(size: int = 256) -> list[dict[str, object]]:
 
 def models_table_text(size: int = 256) -> str:
     """:func:`models_table` as aligned text, with the note on parameter counts."""
-    lines = [f"{'architecture':<12} {'params':>12} {'paper':>8} {f'GMACs@{size}':>12}"]
+    lines = [f"{'architecture':<14} {'params':>10} {'paper':>8} {f'GMACs@{size}':>12}"]
     for row in models_table(size):
+        paper = row["paper_params_m"]
+        paper_text = f"{paper:>6.1f} M" if paper is not None else f"{'-':>8}"
         lines.append(
-            f"{row['architecture']:<12} {row['params_m']:>10.2f} M {row['paper_params_m']:>6.1f} M"
+            f"{row['architecture']:<14} {row['params_m']:>8.2f} M {paper_text}"
             f" {row['gmacs']:>12.2f}"
         )
     return "\n".join(lines) + "\n\n" + textwrap.fill(PARAMETER_NOTE, width=100)

@@ -27,7 +27,8 @@ from quakeslide.device import (
 from quakeslide.errors import InputError, first_line
 from quakeslide.folders import RunFolder, dataset_folders
 from quakeslide.io.raster import atomic_path, refuse_output_over_input, writable_folder
-from quakeslide.models import count_parameters
+from quakeslide.models import MODELS, count_parameters
+from quakeslide.models.efficientnet_lite import IMAGENET_LITE_MEAN, IMAGENET_LITE_STD
 from quakeslide.training.data_module import TileDataModule
 from quakeslide.training.epoch_log import EpochCsv, best_row
 from quakeslide.training.module import LandslideSegmenter
@@ -174,6 +175,7 @@ def train(
     rows = run.epoch_rows()
     summary = {
         "model": config.model,
+        "encoder_weights": "imagenet" if config.starts_from_imagenet else "none",
         "parameters": count_parameters(module.net.net),
         "train_tiles": len(split.train),
         "val_tiles": len(split.val),
@@ -229,7 +231,13 @@ def _segmenter(
 ) -> LandslideSegmenter:
     """The model to fit; a new (not resumed) fine-tuning run starts from the parent's weights."""
     own_statistics = parent is None or config.normalization == "dataset"
-    mean, std = channel_stats(train_set.images) if own_statistics else _statistics(parent)
+    imagenet = config.starts_from_imagenet
+    if imagenet:
+        mean, std = _imagenet_statistics(config.model, bands=train_set.images[0].shape[0])
+    elif own_statistics:
+        mean, std = channel_stats(train_set.images)
+    else:
+        mean, std = _statistics(parent)
     module = LandslideSegmenter(
         config.model,
         mean,
@@ -245,15 +253,18 @@ def _segmenter(
         schedule=config.schedule,
         warmup_epochs=config.warmup_epochs,
         epochs=config.epochs,
-        channels_last=plan.train_channels_last,
+        channels_last=_channels_last(plan, config.model),
         pixel_size_m=tile_pixel_size(dataset, train_set.stems[0]),
         freeze=config.freeze,
         parent=parent.record() if parent else None,
         encoder_lr_scale=config.encoder_lr_scale,
+        encoder_weights="imagenet" if imagenet else None,
     )
+    if imagenet and starting:
+        module.net.net.load_imagenet()
     if parent is not None and starting:
         start_from(module.net, parent, keep_own_normalization=own_statistics)
-    if plan.train_channels_last:
+    if _channels_last(plan, config.model):
         module = module.to(memory_format=torch.channels_last)
     return module
 
@@ -300,6 +311,24 @@ def _check_resumable(checkpoint: Path) -> None:
         raise InputError(f"{checkpoint}: cannot resume from it ({first_line(err)})") from None
     if not isinstance(payload, dict) or "state_dict" not in payload:
         raise InputError(f"{checkpoint}: cannot resume from it (not a training checkpoint)")
+
+
+def _channels_last(plan: ComputePlan, model: str) -> bool:
+    """Train in NHWC where the plan says so, or where this model runs faster in it."""
+    fp32_cpu = plan.device == "cpu" and plan.autocast_dtype is None
+    return plan.train_channels_last or (
+        plan.channels_last and fp32_cpu and MODELS[model].cls.fp32_cpu_channels_last
+    )
+
+
+def _imagenet_statistics(model: str, bands: int) -> tuple[list[float], list[float]]:
+    """The input normalisation the ImageNet weights were trained with (RGB only)."""
+    if bands != 3:
+        raise InputError(
+            f"--model {model} starts from ImageNet weights, which take 3 bands (RGB); the"
+            f" dataset has {bands}: pass --encoder-weights none"
+        )
+    return list(IMAGENET_LITE_MEAN), list(IMAGENET_LITE_STD)
 
 
 def _statistics(parent: Parent) -> tuple[list[float], list[float]]:

@@ -40,6 +40,7 @@ class LandslideSegmenter(L.LightningModule):
         freeze: str = "none",
         parent: dict[str, str] | None = None,
         encoder_lr_scale: float = 1.0,
+        encoder_weights: str | None = None,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["channels_last"])
@@ -151,4 +152,5 @@ class LandslideSegmenter(L.LightningModule):
         checkpoint[CHECKPOINT_KEY] = checkpoint_metadata(
             hp.model, hp.mean, hp.std, hp.tile_size, threshold=self.calibrated_threshold,
             pixel_size_m=hp.get("pixel_size_m"), parent=hp.get("parent"),
+            encoder_weights=hp.get("encoder_weights"),
         )  # fmt: skip

@@ -21,7 +21,7 @@ from quakeslide.folders import DatasetFolder, RunFolder, StudyFolder
 from quakeslide.inference.pseudo_label import label_tiles
 from quakeslide.io.raster import atomic_path
 from quakeslide.io.tables import write_csv
-from quakeslide.models import count_parameters
+from quakeslide.models import count_parameters, has_imagenet_weights
 from quakeslide.models.checkpoint import NormalizedNet, load_net
 from quakeslide.reporting.study_figures import plot_study
 from quakeslide.training.cv import METRICS, dataset_pool, make_folds, mean_std
@@ -167,12 +167,15 @@ def _draw(dataset: Path, pool: list[str], unit: str, seed: int, size: int) -> li
 
 def transfer_variants(model: str, parent: NormalizedNet) -> dict[str, dict]:
     """With --init: the parent's architecture from scratch (every weight at the full rate),
-    and from the parent with every weight trained and with its encoder frozen (where the
-    architecture has one)."""
-    variants = {
-        "scratch": {"model": model, "init": None, "freeze": "none", "encoder_lr_scale": 1.0},
-        "adapted": {"model": model, "freeze": "none"},
-    }
+    from ImageNet alone (no parent; where the architecture has ImageNet weights), and from
+    the parent with every weight trained and with its encoder frozen (where the architecture
+    has one)."""
+    fresh = {"model": model, "init": None, "freeze": "none", "encoder_lr_scale": 1.0}
+    variants = {"scratch": fresh}
+    if has_imagenet_weights(model):
+        variants["scratch"] = fresh | {"encoder_weights": "none"}
+        variants["imagenet"] = fresh | {"encoder_weights": "imagenet"}
+    variants["adapted"] = {"model": model, "freeze": "none"}
     if parent.net.encoder_modules():
         variants["adapted-frozen"] = {"model": model, "freeze": "encoder"}
     return variants
