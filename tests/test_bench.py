@@ -29,8 +29,11 @@ def test_fast_path_never_picks_bf16_on_a_cpu_without_native_bf16():
 
 def test_fast_path_trains_as_train_does():
     """NCHW for fp32 training on an AVX2-only CPU, channels_last under bf16, as `train`."""
-    assert not fast_path("cpu", AVX2_ONLY).for_training().channels_last
-    assert fast_path("cpu", ZEN5).for_training().channels_last
+    assert not fast_path("cpu", AVX2_ONLY).for_training("linknet").channels_last
+    assert fast_path("cpu", ZEN5).for_training("linknet").channels_last
+    # depthwise-conv encoders train in NHWC in fp32 too, as `train` runs them
+    assert fast_path("cpu", AVX2_ONLY).for_training("lite0-linknet").channels_last
+    assert not FP32.for_training("lite0-linknet").channels_last
 
 
 def test_speed_paths_travel_to_the_child_jobs_unchanged():

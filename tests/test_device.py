@@ -51,3 +51,7 @@ def test_channels_last_for_training_only_where_it_paid():
     assert ComputePlan("cuda", "32-true", "t").train_channels_last
     assert not ComputePlan("cpu", "32-true", "t").train_channels_last
     assert ComputePlan("cpu", "32-true", "t").channels_last  # inference keeps it
+    # a model that trains faster in NHWC in fp32 on a CPU (depthwise convolutions) gets it
+    assert ComputePlan("cpu", "32-true", "t").train_channels_last_for(True)
+    assert not ComputePlan("cpu", "32-true", "t").train_channels_last_for(False)
+    assert ComputePlan("cpu", "bf16-mixed", "t").train_channels_last_for(False)

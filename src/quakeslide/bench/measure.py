@@ -92,7 +92,7 @@ def training_rate(
     model: str, path: SpeedPath, device: str, batch: int, size: int, seconds: float
 ) -> float:
     """Images per second of full steps: forward, cross-entropy, backward, Adam update."""
-    path = path.for_training()
+    path = path.for_training(model)
     net = path.prepare(build_model(model).to(device).train())
     run = torch.compile(net) if path.compile else net
     optimizer = make_adam(net.parameters(), 1e-3, (0.9, 0.999))  # as training
@@ -118,7 +118,7 @@ def data_wait_fraction(
     The loader is the one training uses (EpochSampler, x5 augmentation, workers as
     configured: none by default on small CPUs), over the tile folder `tiles`.
     """
-    path = path.for_training()
+    path = path.for_training(model)
     dataset = TileDataset(tiles, list_stems(tiles), augment=True)
     loader = DataLoader(dataset, batch_size=batch, sampler=EpochSampler(len(dataset), copies=5))
     net = path.prepare(build_model(model).to(device).train())

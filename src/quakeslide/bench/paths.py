@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from quakeslide.device import fastest_plan
+from quakeslide.models import MODELS
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -29,14 +30,19 @@ class SpeedPath:
     compile: bool = False
     fold_batchnorm: bool = False  # inference only, as predict does
     train_channels_last: bool = False
+    # training layout of a model that prefers NHWC in fp32 on a CPU (`for_training`)
+    preferring_train_channels_last: bool = False
 
     @property
     def precision(self) -> str:
         """The precision whose measured peak this path is compared with."""
         return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.autocast, "fp32")
 
-    def for_training(self) -> SpeedPath:
-        return dataclasses.replace(self, channels_last=self.train_channels_last)
+    def for_training(self, model: str) -> SpeedPath:
+        """This path as `train` runs `model` on it (its memory layout)."""
+        prefers = MODELS[model].cls.fp32_cpu_channels_last
+        nhwc = self.preferring_train_channels_last if prefers else self.train_channels_last
+        return dataclasses.replace(self, channels_last=nhwc)
 
     def context(self, device: str):
         """Autocast for this path on `device` (a no-op context for fp32)."""
@@ -75,4 +81,5 @@ def fast_path(device: str, flags: frozenset[str] | None = None, compile: bool = 
         compile=compile,
         fold_batchnorm=True,
         train_channels_last=plan.train_channels_last,
+        preferring_train_channels_last=plan.train_channels_last_for(True),
     )

@@ -93,7 +93,7 @@ def run_bench(
         report["models"].setdefault(model, {"gflop_per_image": round(flops, 2)})[path.name] = {
             "precision": path.precision,
             "channels_last": path.channels_last,
-            "train_channels_last": path.train_channels_last,
+            "train_channels_last": path.for_training(model).channels_last,
             "compile": path.compile,
             "fold_batchnorm": path.fold_batchnorm,
             "infer_img_s": round(result["infer_img_s"], 2),

@@ -314,11 +314,7 @@ def _check_resumable(checkpoint: Path) -> None:
 
 
 def _channels_last(plan: ComputePlan, model: str) -> bool:
-    """Train in NHWC where the plan says so, or where this model runs faster in it."""
-    fp32_cpu = plan.device == "cpu" and plan.autocast_dtype is None
-    return plan.train_channels_last or (
-        plan.channels_last and fp32_cpu and MODELS[model].cls.fp32_cpu_channels_last
-    )
+    return plan.train_channels_last_for(MODELS[model].cls.fp32_cpu_channels_last)
 
 
 def _imagenet_statistics(model: str, bands: int) -> tuple[list[float], list[float]]:
