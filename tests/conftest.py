@@ -6,12 +6,19 @@ loop; `make test` runs everything.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 import pytest
+import torch
 from PIL import Image
+
+from quakeslide.classes import CLASS_NAMES
+from quakeslide.inference.engines import Engine
+from quakeslide.models.checkpoint import NormalizedNet, checkpoint_metadata, save_net
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 JIUZHAIGOU = SHARED_DATA / "jiuzhaigou"
@@ -74,3 +81,61 @@ def write_scenes_dataset(
             part, root, lambda stem, k=k: stem.replace("scn_", f"scene{k}_")
         )
     return sorted(stems)
+
+
+# Training settings and helpers shared by the training, fine-tuning and self-training tests
+TINY = {
+    "epochs": 3,
+    "batch_size": 4,
+    "augment": 2,
+    "crop": 24,
+    "step_size": 2,
+    "precision": "32-true",
+    "accelerator": "cpu",
+}
+FINE = TINY | {"epochs": 2, "augment": 1, "crop": None}
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashAtEpoch(L.Callback):
+    """Stands in for a kill: the run dies as epoch `epoch` begins."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer, module):
+        if trainer.current_epoch == self.epoch:
+            raise Crash
+
+
+def metric_rows(run: Path) -> list[dict]:
+    with open(run / "metrics.csv", newline="") as f:
+        return [{k: v for k, v in row.items() if k != "epoch_seconds"} for row in csv.DictReader(f)]
+
+
+def weights(checkpoint: Path) -> dict[str, torch.Tensor]:
+    return torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+
+
+# the "model" predicts band 0 / 255: each test writes the prediction it wants into band 0
+BAND_ZERO = Engine(lambda batch: batch[:, 0].astype(np.float32) / 255.0, 3)
+
+
+def write_tiles(root, tiles: dict[str, tuple[np.ndarray, np.ndarray]]):
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for stem, (predicted, truth) in tiles.items():
+        image = np.zeros((*truth.shape, 3), np.uint8)
+        image[..., 0] = np.where(predicted, 200, 20)
+        Image.fromarray(image).save(root / "images" / f"{stem}.png")
+        Image.fromarray(truth).save(root / "masks" / f"{stem}.png")
+    return root
+
+
+def save_checkpoint(path, bands=3, classes=CLASS_NAMES):
+    net = NormalizedNet("linknet", [0.5] * bands, [0.25] * bands)
+    meta = checkpoint_metadata("linknet", [0.5] * bands, [0.25] * bands, 32, classes)
+    return save_net(net, meta, path)

@@ -3,12 +3,11 @@ import json
 
 import numpy as np
 import pytest
-from conftest import write_tile_dataset
+from conftest import BAND_ZERO, save_checkpoint, write_tile_dataset, write_tiles
 from PIL import Image
 from reports import check_report
 from typer.testing import CliRunner
 
-from quakeslide.classes import CLASS_NAMES
 from quakeslide.cli import app
 from quakeslide.data.dataset import TileDataset
 from quakeslide.evaluation.evaluate import evaluate_model, write_evaluation
@@ -16,12 +15,8 @@ from quakeslide.evaluation.objects import match_objects
 from quakeslide.evaluation.pixel import Confusion
 from quakeslide.evaluation.thresholds import ThresholdSweep
 from quakeslide.folders import EvaluationFolder
-from quakeslide.inference.engines import Engine
-from quakeslide.models.checkpoint import NormalizedNet, checkpoint_metadata, save_net
 
 runner = CliRunner()
-# the "model" predicts band 0 / 255: each test writes the prediction it wants into band 0
-BAND_ZERO = Engine(lambda batch: batch[:, 0].astype(np.float32) / 255.0, 3)
 
 TRUTH_A = np.array([[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 255, 255]], np.uint8)
 PRED_A = np.array([[1, 1, 1, 0], [0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 1, 1]], bool)
@@ -30,17 +25,6 @@ PRED_A = np.array([[1, 1, 1, 0], [0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 1, 1]], bool
 def read_rows(path):
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
-
-
-def write_tiles(root, tiles: dict[str, tuple[np.ndarray, np.ndarray]]):
-    (root / "images").mkdir(parents=True)
-    (root / "masks").mkdir()
-    for stem, (predicted, truth) in tiles.items():
-        image = np.zeros((*truth.shape, 3), np.uint8)
-        image[..., 0] = np.where(predicted, 200, 20)
-        Image.fromarray(image).save(root / "images" / f"{stem}.png")
-        Image.fromarray(truth).save(root / "masks" / f"{stem}.png")
-    return root
 
 
 def test_metrics_equal_counts_worked_out_by_hand(tmp_path):
@@ -110,12 +94,6 @@ def test_threshold_sweep_matches_direct_counts():
         Confusion.from_arrays(probability >= t, truth).f1 for t in np.arange(1, 1000) / 1000
     )
     assert best["f1"] == pytest.approx(brute)
-
-
-def save_checkpoint(path, bands=3, classes=CLASS_NAMES):
-    net = NormalizedNet("linknet", [0.5] * bands, [0.25] * bands)
-    meta = checkpoint_metadata("linknet", [0.5] * bands, [0.25] * bands, 32, classes)
-    return save_net(net, meta, path)
 
 
 def test_evaluate_command_with_compare_writes_the_folder(tmp_path):

@@ -11,9 +11,17 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import write_scenes_dataset, write_tile_dataset
+from conftest import (
+    FINE,
+    TINY,
+    Crash,
+    CrashAtEpoch,
+    metric_rows,
+    weights,
+    write_scenes_dataset,
+    write_tile_dataset,
+)
 from rasters import write_geotiff
-from test_training import TINY, Crash, CrashAtEpoch, metric_rows, weights
 from typer.testing import CliRunner
 
 from quakeslide.cli import app
@@ -26,7 +34,6 @@ from quakeslide.training.fit import train
 from quakeslide.training.parent import encoder_of
 
 runner = CliRunner()
-FINE = TINY | {"epochs": 2, "augment": 1, "crop": None}
 
 
 @pytest.fixture(scope="module")

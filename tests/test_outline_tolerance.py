@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from test_evaluate import BAND_ZERO, save_checkpoint, write_tiles
+from conftest import BAND_ZERO, save_checkpoint, write_tiles
 from typer.testing import CliRunner
 
 from quakeslide.cli import app

@@ -6,10 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_scenes_dataset, write_tile_dataset
+from conftest import FINE, TINY, write_scenes_dataset, write_tile_dataset
 from PIL import Image
-from test_finetune import FINE
-from test_training import TINY
 from typer.testing import CliRunner
 
 from quakeslide.cli import app

@@ -1,6 +1,5 @@
 """Training runs: resume gives the same weights, same seed gives the same metrics, bad input."""
 
-import csv
 import json
 from pathlib import Path
 
@@ -8,7 +7,7 @@ import lightning as L
 import pytest
 import torch
 import yaml
-from conftest import write_tile_dataset
+from conftest import TINY, Crash, CrashAtEpoch, metric_rows, weights, write_tile_dataset
 from typer.testing import CliRunner
 
 from quakeslide.cli import app
@@ -21,17 +20,6 @@ from quakeslide.inference.engines import torch_engine
 from quakeslide.models.checkpoint import CHECKPOINT_KEY, load_net
 from quakeslide.training.fit import choose_split, train
 
-TINY = {
-    "epochs": 3,
-    "batch_size": 4,
-    "augment": 2,
-    "crop": 24,
-    "step_size": 2,
-    "precision": "32-true",
-    "accelerator": "cpu",
-}
-
-
 SUMMARY_KEYS = {"model", "parameters", "best", "final", "wall_seconds", "device", "precision"}
 
 
@@ -40,21 +28,6 @@ def dataset(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tiles")
     write_tile_dataset(root, rows=4, cols=4, size=32)
     return root
-
-
-class Crash(Exception):
-    pass
-
-
-class CrashAtEpoch(L.Callback):
-    """Stands in for a kill: the run dies as epoch `epoch` begins."""
-
-    def __init__(self, epoch: int):
-        self.epoch = epoch
-
-    def on_train_epoch_start(self, trainer, module):
-        if trainer.current_epoch == self.epoch:
-            raise Crash
 
 
 class EpochRecorder(L.Callback):
@@ -95,15 +68,6 @@ def test_last_checkpoint_holds_every_epoch_even_when_best_does_not_improve(datas
     assert lag.lags == [0, 0]
     best = torch.load(tmp_path / "run" / "checkpoints" / "best.ckpt", weights_only=True)
     assert best["epoch"] == 0  # F1 stayed flat: best.ckpt is the first epoch's
-
-
-def metric_rows(run: Path) -> list[dict]:
-    with open(run / "metrics.csv", newline="") as f:
-        return [{k: v for k, v in row.items() if k != "epoch_seconds"} for row in csv.DictReader(f)]
-
-
-def weights(checkpoint: Path) -> dict[str, torch.Tensor]:
-    return torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
 
 
 RECIPES = {
