@@ -14,7 +14,7 @@ from quakeslide.cli import app
 from quakeslide.data.dataset import TileDataset, channel_stats
 from quakeslide.device import plan_compute
 from quakeslide.errors import InputError
-from quakeslide.evaluation.run import tile_engines, tile_scenes
+from quakeslide.evaluation.run import scenes_of_tiles, tile_engines
 from quakeslide.folders import EvaluationFolder, PredictionOutputs
 from quakeslide.inference.engines import Statistics, torch_engine
 from quakeslide.inference.ensemble import average
@@ -124,7 +124,7 @@ def test_evaluate_standardises_the_tiles_of_each_scene_by_their_own_statistics(t
     write_scenes_dataset(dataset, scenes=3, rows=2, cols=2, size=32)
     tiles = TileDataset(dataset, sorted(p.stem for p in (dataset / "images").iterdir()))
     net = net_with([0.4, 0.5, 0.6], [0.2, 0.25, 0.3])
-    engines = tile_engines(torch_engine(net, PLAN), tile_scenes(dataset, tiles), "none")
+    engines = tile_engines(torch_engine(net, PLAN), scenes_of_tiles(dataset, tiles), "none")
     assert len({id(e) for e in engines}) == 3
     first = [i for i, s in enumerate(tiles.stems) if s.startswith("scene1_")]
     stats = channel_stats([tiles.images[i] for i in first], [tiles.masks[i] < 255 for i in first])

@@ -71,7 +71,7 @@ def run_evaluation(
     tiles = load_tiles(dataset, split, max_tiles)
     pixel_size = pixel_size or tile_pixel_size(dataset, tiles.stems[0])
     checkpoints = [checkpoint] + ([compare] if compare else [])
-    scenes = tile_scenes(dataset, tiles) if normalization == "scene" else None
+    scenes = scenes_of_tiles(dataset, tiles) if normalization == "scene" else None
     engines, per_tile, names, cuts = [], [], [], []
     for path in checkpoints:  # every input is checked before anything is written
         engine, name = load_models(path, plan)
@@ -119,7 +119,7 @@ class TileScenes(NamedTuple):
     statistics: dict[str, Statistics]
 
 
-def tile_scenes(dataset: Path, tiles: TileDataset) -> TileScenes:
+def scenes_of_tiles(dataset: Path, tiles: TileDataset) -> TileScenes:
     """Scenes from tiles.csv or offsets in names; one scene "" where positions are unknown.
     A scene's statistics leave out its tiles' ignored (nodata) pixels."""
     positions = tile_positions(dataset, tiles.stems)
