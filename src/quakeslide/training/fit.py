@@ -32,7 +32,7 @@ from quakeslide.models.efficientnet_lite import IMAGENET_LITE_MEAN, IMAGENET_LIT
 from quakeslide.training.data_module import TileDataModule
 from quakeslide.training.epoch_log import EpochCsv, best_row
 from quakeslide.training.module import LandslideSegmenter
-from quakeslide.training.parent import Parent, load_parent, start_from
+from quakeslide.training.parent import Parent, check_bands, load_parent, start_from
 
 log = logging.getLogger(__name__)
 
@@ -134,12 +134,14 @@ def train(
     run = RunFolder(out)
     split = choose_split(dataset, config, split)
     plan = plan_compute(config.device, config.precision)
-    train_set, val_set = _tile_sets(dataset, split, config)
     parent = None
     if config.init is not None:
         asked = config.model if "model" in config.model_fields_set else None
-        parent = load_parent(Path(config.init), asked, bands=train_set.images[0].shape[0])
+        parent = load_parent(Path(config.init), asked)
         config = config.model_copy(update={"model": parent.meta["model"]})
+    train_set, val_set = _tile_sets(dataset, split, config)
+    if parent is not None:
+        check_bands(parent, bands=train_set.images[0].shape[0])
     if is_launch_rank_zero():
         writable_folder(out)
         resume_from = prepare_run_folder(out, config, resume, overwrite)

@@ -28,8 +28,9 @@ class Parent:
         return {"path": str(self.path), "sha256": self.sha256}
 
 
-def load_parent(path: Path, model: str | None, bands: int) -> Parent:
-    """The checkpoint to start from; InputError where it cannot serve this run.
+def load_parent(path: Path, model: str | None) -> Parent:
+    """The checkpoint to start from; InputError where it cannot serve this run (read before
+    any tile, so a wrong file or --model costs nothing; `check_bands` once tiles are read).
 
     `model`: the architecture the user asked for explicitly (None: take the parent's).
     """
@@ -40,13 +41,18 @@ def load_parent(path: Path, model: str | None, bands: int) -> Parent:
             f"--init {path}: a {meta['model']} checkpoint, but --model {model};"
             " leave --model out (the parent fixes the architecture)"
         )
-    if len(meta["mean"]) != bands:
-        raise InputError(
-            f"--init {path}: a model of {len(meta['mean'])} band(s), the dataset has {bands}"
-        )
     landslide_classes(meta, f"--init {path}")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return Parent(path, digest, net, meta)
+
+
+def check_bands(parent: Parent, bands: int) -> None:
+    """InputError where the parent takes another number of bands than the dataset has."""
+    if len(parent.meta["mean"]) != bands:
+        raise InputError(
+            f"--init {parent.path}: a model of {len(parent.meta['mean'])} band(s),"
+            f" the dataset has {bands}"
+        )
 
 
 def start_from(net: NormalizedNet, parent: Parent, keep_own_normalization: bool) -> None:
