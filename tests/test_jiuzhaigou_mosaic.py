@@ -1,8 +1,8 @@
 """Windowed prediction over a sparse mosaic of real tiles scores like tile-by-tile prediction.
 
 The Jiuzhaigou validation tiles are stitched by the pixel offsets in their names into one
-GeoTIFF whose gaps are masked out (GDAL internal mask); a LinkNet trained briefly on the
-training tiles maps the mosaic with blended sliding windows, and the F1 over the tiles'
+GeoTIFF whose gaps are masked out (GDAL internal mask); a LinkNet trained for two short
+epochs on the training tiles maps the mosaic with blended sliding windows, and the F1 over the tiles'
 pixels must match predicting each tile on its own within 0.01.
 """
 
@@ -51,7 +51,7 @@ def write_mosaic(path: Path, stems: list[str]) -> dict[str, tuple[int, int]]:
 
 
 def test_windowed_mosaic_prediction_scores_like_tile_by_tile(tmp_path):
-    config = TrainConfig(epochs=1, augment=1, crop=128, max_tiles=300, train_split="train",
+    config = TrainConfig(epochs=2, augment=1, crop=128, max_tiles=300, train_split="train",
                          val_split="val", precision="32-true", accelerator="cpu")  # fmt: skip
     run = train(JIUZHAIGOU, tmp_path / "run", config)
     engine = torch_engine(load_net(run.best_checkpoint)[0], plan_compute("cpu", "32-true"))
@@ -73,6 +73,6 @@ def test_windowed_mosaic_prediction_scores_like_tile_by_tile(tmp_path):
     with rasterio.open(tmp_path / "mosaic.tif") as mosaic:
         gaps = mosaic.read_masks(1) == 0
     print(f"F1 windowed mosaic {windowed.f1:.4f}, tile by tile {alone.f1:.4f}")
-    assert alone.f1 > 0.5, "the briefly trained model should find landslides"
+    assert alone.f1 > 0.7, "a weak model moves many pixels across 0.5 for a little context"
     assert abs(windowed.f1 - alone.f1) <= 0.01, (windowed.f1, alone.f1)
     assert gaps.mean() > 0.3 and (mapped[gaps] == 255).all(), "gaps must stay nodata"
