@@ -2,8 +2,8 @@
 
 The Jiuzhaigou validation tiles are stitched by the pixel offsets in their names into one
 GeoTIFF whose gaps are masked out (GDAL internal mask); a LinkNet trained for two short
-epochs on the training tiles maps the mosaic with blended sliding windows, and the F1 over the tiles'
-pixels must match predicting each tile on its own within 0.01.
+epochs on the training tiles maps the mosaic with blended sliding windows, and the F1 over
+the tiles' pixels must match predicting each tile on its own within 0.01.
 """
 
 from pathlib import Path
