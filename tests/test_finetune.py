@@ -147,7 +147,7 @@ def test_resume_of_a_fine_tuned_run(dataset, parent, tmp_path, extra):
 
 
 def test_dataset_normalization_keeps_the_new_statistics(dataset, parent, tmp_path):
-    config = TrainConfig(**(FINE | {"init": str(parent), "normalization": "dataset", "epochs": 1}))
+    config = TrainConfig(**(FINE | {"init": str(parent), "normalization": "own", "epochs": 1}))
     result = train(dataset, tmp_path / "own", config)
     _, parent_meta = load_net(parent)
     _, meta = load_net(result.best_checkpoint)
@@ -191,8 +191,8 @@ def test_freeze_on_a_net_without_an_encoder_split_is_refused():
 
     with pytest.raises(InputError, match="no encoder / decoder split"):
         encoder_of(Holder())
-    with pytest.raises(InputError, match="--encoder-lr-scale: Plain has no encoder"):
-        encoder_of(Holder(), "--encoder-lr-scale")
+    with pytest.raises(InputError, match="encoder_lr_scale: Plain has no encoder"):
+        encoder_of(Holder(), "encoder_lr_scale")
 
 
 def test_predict_and_report_show_the_lineage(dataset, parent, tmp_path):

@@ -55,14 +55,15 @@ def test_jiuzhaigou_folder_reads_with_0_255_masks():
 
 @requires_jiuzhaigou
 def test_tile_a_jiuzhaigou_jpeg_with_its_0_255_mask(tmp_path):
-    from quakeslide.data.tiling import TilingOptions, tile_scenes
+    from quakeslide.data.tiling import tile_scenes
+    from quakeslide.options import TileOptions
 
     stem = list_stems(JIUZHAIGOU, "train")[0]
     result = tile_scenes(
         [JIUZHAIGOU / "images" / f"{stem}.jpg"],
         JIUZHAIGOU / "masks",
         tmp_path / "ds",
-        TilingOptions(size=128),
+        TileOptions(size=128),
         progress=False,
     )
     assert result.tiles == 4

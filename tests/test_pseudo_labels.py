@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from quakeslide.cli import app
 from quakeslide.config import TrainConfig
 from quakeslide.data.dataset import TileDataset, list_stems
-from quakeslide.data.pseudo_labels import PSEUDO_PREFIX, pseudo_mask, write_pseudo_labelled
+from quakeslide.data.pseudo_dataset import PSEUDO_PREFIX, pseudo_mask, write_pseudo_labelled
 from quakeslide.errors import InputError
 from quakeslide.training.fit import train
 

@@ -1,4 +1,4 @@
-"""--normalization scene: inputs standardised by the scene's own statistics."""
+"""--normalization own: inputs standardised by the scene's own statistics."""
 
 import json
 
@@ -104,7 +104,7 @@ def test_predict_with_scene_normalization_maps_as_a_model_of_the_scene_statistic
     ckpt, twin_ckpt = save(net, tmp_path / "m.ckpt"), save(twin(net, stats), tmp_path / "t.ckpt")
     common = [str(scene), "--tile", "32", *CPU]
     result = runner.invoke(app, ["predict", str(ckpt), *common, "--out", str(tmp_path / "a"),
-                                 "--normalization", "scene"])  # fmt: skip
+                                 "--normalization", "own"])  # fmt: skip
     assert result.exit_code == 0, result.output
     runner.invoke(app, ["predict", str(twin_ckpt), *common, "--out", str(tmp_path / "b")])
     a, b = (
@@ -137,4 +137,5 @@ def test_evaluate_standardises_the_tiles_of_each_scene_by_their_own_statistics(t
     args = ["evaluate", str(ckpt), str(dataset), "--out", str(out), "--normalization", "scene"]
     result = runner.invoke(app, [*args, "--panels", "0", *CPU])
     assert result.exit_code == 0, result.output
-    assert json.loads(EvaluationFolder(out).metrics.read_text())["normalization"] == "scene"
+    # the former spelling `scene` is read as `own`
+    assert json.loads(EvaluationFolder(out).metrics.read_text())["normalization"] == "own"

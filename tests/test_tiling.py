@@ -14,8 +14,9 @@ from rasters import write_geotiff
 from typer.testing import CliRunner
 
 from quakeslide.cli import app
-from quakeslide.data.tiling import TILE_FIELDS, TilingOptions, tile_scenes, tile_starts
+from quakeslide.data.tiling import TILE_FIELDS, tile_scenes, tile_starts
 from quakeslide.errors import InputError
+from quakeslide.options import TileOptions
 from quakeslide.synthetic import SceneSpec, make_scene
 
 runner = CliRunner()
@@ -46,7 +47,7 @@ def test_geotiff_and_geopackage(scene, tmp_path):
         [scene.image_path],
         scene.polygons_path,
         tmp_path / "ds",
-        TilingOptions(size=128),
+        TileOptions(size=128),
         progress=False,
     )
     dataset = tmp_path / "ds"
@@ -83,7 +84,7 @@ def test_png_with_labelme(scene, tmp_path):
         [tmp_path / "s.png"],
         tmp_path / "labels",
         tmp_path / "ds",
-        TilingOptions(size=128),
+        TileOptions(size=128),
         progress=False,
     )
     rows = read_rows(tmp_path / "ds")
@@ -111,7 +112,7 @@ def test_palette_masks_with_nodata_and_keep_empty(tmp_path):
         [tmp_path / "scene.tif"],
         tmp_path / "scene_mask.png",
         tmp_path / "ds",
-        TilingOptions(size=128, keep_empty=1.0),
+        TileOptions(size=128, keep_empty=1.0),
         progress=False,
     )
     info = json.loads((tmp_path / "ds" / "dataset.json").read_text())
@@ -139,7 +140,7 @@ def test_vector_without_crs_needs_assume_crs(scene, tmp_path):
         [scene.image_path],
         tmp_path / "nocrs.gpkg",
         tmp_path / "ds",
-        TilingOptions(size=128, assume_crs="EPSG:32648"),
+        TileOptions(size=128, assume_crs="EPSG:32648"),
         progress=False,
     )
     assert len(read_rows(tmp_path / "ds")) == 9
@@ -169,7 +170,7 @@ def test_vector_in_another_crs_is_reprojected(scene, tmp_path):
         [scene.image_path],
         tmp_path / "ll.gpkg",
         tmp_path / "ds",
-        TilingOptions(size=128),
+        TileOptions(size=128),
         progress=False,
     )
     with rasterio.open(scene.mask_path) as truth_src:
@@ -278,9 +279,7 @@ def test_geojson_and_shapefile_labels(scene, tmp_path, driver, suffix):
         geometry_type="MultiPolygon",
         crs="EPSG:32648",
     )
-    tile_scenes(
-        [scene.image_path], labels, tmp_path / "ds", TilingOptions(size=128), progress=False
-    )
+    tile_scenes([scene.image_path], labels, tmp_path / "ds", TileOptions(size=128), progress=False)
     with rasterio.open(scene.mask_path) as truth_src:
         truth = truth_src.read(1)[:128, :128]
     np.testing.assert_array_equal(read_mask(tmp_path / "ds", "s_0_0"), truth)
@@ -303,7 +302,7 @@ def test_invalid_polygons_are_repaired_with_a_warning(scene, tmp_path, caplog):
             [scene.image_path],
             tmp_path / "bad.gpkg",
             tmp_path / "ds",
-            TilingOptions(size=128),
+            TileOptions(size=128),
             progress=False,
         )
     assert "repaired 1 invalid polygon" in caplog.text

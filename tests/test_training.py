@@ -197,9 +197,9 @@ def test_cli_options_override_the_config_file(dataset, tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("epochs: 3\nlearning_rate: 0.1\n", "learning_rate: Extra inputs are not permitted"),
-        ("epochs: many\n", "epochs: Input should be a valid integer"),
-        ("batch_size: 0\n", "batch_size: Input should be greater than or equal to 1"),
+        ("epochs: 3\nlearning_rate: 0.1\n", "learning_rate: extra inputs are not permitted"),
+        ("epochs: many\n", "epochs: input should be a valid integer"),
+        ("batch_size: 0\n", "batch_size: input should be greater than or equal to 1"),
         ("model: segformer\n", "unknown model 'segformer'"),
         ("- 1\n- 2\n", "must be a mapping"),
         ("epochs: [1\n", "not valid YAML"),

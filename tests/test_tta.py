@@ -7,6 +7,7 @@ from quakeslide.errors import InputError
 from quakeslide.inference.engines import Engine, torch_engine
 from quakeslide.inference.tta import TTA_VIEWS, with_tta
 from quakeslide.models.checkpoint import NormalizedNet
+from quakeslide.options import EvaluateOptions, PredictOptions, PseudoLabelOptions
 
 
 def counting_engine(model):
@@ -89,7 +90,7 @@ def test_d4_makes_a_cnn_rotation_and_mirror_invariant():
     assert tta.description["tta"] == "d4"
 
 
-def test_unknown_tta_is_refused():
-    engine, _ = counting_engine(brightness)
-    with pytest.raises(InputError, match="--tta 'rot'.*none, flip, d4"):
-        with_tta(engine, "rot")
+@pytest.mark.parametrize("options", [PredictOptions, EvaluateOptions, PseudoLabelOptions])
+def test_unknown_tta_is_refused_by_every_stage_that_takes_one(options):
+    with pytest.raises(InputError, match="tta: input should be 'none', 'flip' or 'd4'"):
+        options.resolve(tta="rot", **({"split": "x"} if "split" in options.model_fields else {}))

@@ -10,23 +10,17 @@ import typer
 from quakeslide.allocator import keep_freed_memory
 from quakeslide.cli_options import (
     MODEL_HELP,
-    TTA,
-    Bands,
-    BatchSize,
     Device,
-    InputNormalization,
     OneLineErrorsGroup,
-    PixelSize,
     Precision,
     ScoredEpoch,
-    Threshold,
     one_line_errors,
     parse_ints,
-    parse_rgb,
-    parse_threshold,
     quiet_libraries,
+    stage_options,
     training_options,
 )
+from quakeslide.options import EvaluateOptions, PredictOptions, PseudoLabelOptions, TileOptions
 
 app = typer.Typer(cls=OneLineErrorsGroup, add_completion=False, no_args_is_help=True, help=__doc__)
 app.callback()(quiet_libraries)  # before every command
@@ -60,6 +54,7 @@ def synth(
 
 @app.command()
 @one_line_errors
+@stage_options(TileOptions)
 def tile(
     labels: Annotated[Path, typer.Option(help="Labelme JSON/folder, vector file, mask(s)")],
     out: Annotated[Path, typer.Option(help="dataset folder to create")],
@@ -67,34 +62,12 @@ def tile(
         list[Path] | None,
         typer.Argument(help="scene(s): GeoTIFF, TIFF, PNG, JPEG; none: the Labelme files' images"),
     ] = None,
-    size: Annotated[int, typer.Option(help="tile side in pixels", min=16)] = 256,
-    stride: Annotated[int | None, typer.Option(help="default: the tile size", min=1)] = None,
-    keep_empty: Annotated[
-        float | None, typer.Option(help="keep at most R landslide-free tiles per landslide", min=0)
-    ] = None,
-    bands: Bands = None,
-    label_format: Annotated[str, typer.Option(help="auto, labelme, vector, mask")] = "auto",
-    label_names: Annotated[
-        str | None, typer.Option(help="Labelme labels meaning landslide, comma separated")
-    ] = None,
-    mask_encoding: Annotated[str, typer.Option(help="auto, 01, 0255, palette, rgb")] = "auto",
-    mask_color: Annotated[
-        str | None, typer.Option(help="landslide colour in RGB masks, e.g. 255,0,0")
-    ] = None,
-    assume_crs: Annotated[
-        str | None, typer.Option(help="CRS of a vector file that has none, e.g. EPSG:32648")
-    ] = None,
-    seed: Annotated[int, typer.Option(help="seed for --keep-empty's choice")] = 0,
+    *,
+    options: TileOptions,
 ) -> None:
     """Cut scenes and their landslide labels into a dataset of image / mask tiles."""
-    from quakeslide.data.tiling import TilingOptions, tile_scenes
+    from quakeslide.data.tiling import tile_scenes
 
-    options = TilingOptions(
-        size=size, stride=stride, keep_empty=keep_empty, bands=parse_ints(bands, "--bands"),
-        label_format=label_format, label_names=set(label_names.split(",")) if label_names else None,
-        mask_encoding=mask_encoding, mask_color=parse_rgb(mask_color), assume_crs=assume_crs,
-        seed=seed,
-    )  # fmt: skip
     result = tile_scenes(scenes or [], labels, out, options)
     typer.echo(
         f"{result.tiles} tiles ({result.landslide_tiles} with landslides) in {result.dataset}"
@@ -117,14 +90,11 @@ def train(
     Options override --config, which overrides the defaults; with --resume the run's own
     config.yaml is the base.
     """
-    from quakeslide.config import TrainConfig
     from quakeslide.device import is_launch_rank_zero
-    from quakeslide.folders import RunFolder
+    from quakeslide.training.fit import run_config
     from quakeslide.training.fit import train as run_training
 
-    config, saved = settings.pop("config"), RunFolder(out).config
-    base = saved if resume and config is None and saved.exists() else config
-    resolved = TrainConfig.resolve(base, **settings)
+    resolved = run_config(out, resume, settings.pop("config"), **settings)
     result = run_training(dataset, out, resolved, resume=resume)
     if not is_launch_rank_zero():
         return
@@ -201,6 +171,7 @@ def study(
 
 @app.command()
 @one_line_errors
+@stage_options(PredictOptions)
 def predict(
     paths: Annotated[
         list[Path],
@@ -208,17 +179,8 @@ def predict(
     ],
     out: Annotated[Path, typer.Option(help="output folder")],
     onnx: Annotated[Path | None, typer.Option(help="an exported model, run by onnxruntime")] = None,
-    threshold: Threshold = "0.5",
-    tta: TTA = "none",
-    normalization: InputNormalization = "checkpoint",
-    min_area: Annotated[float, typer.Option(help="drop smaller polygons (m2, or px)", min=0)] = 0.0,
-    tile: Annotated[int, typer.Option(help="window side in pixels")] = 256,
-    overlap: Annotated[int | None, typer.Option(help="window overlap, default tile / 4")] = None,
-    batch_size: BatchSize = 8,
-    bands: Bands = None,
-    pixel_size: PixelSize = None,
-    device: Device = "auto",
-    precision: Precision = "auto",
+    *,
+    options: PredictOptions,
 ) -> None:
     """Map landslides over whole scenes: probability / mask GeoTIFFs, polygons, summary.
 
@@ -228,12 +190,7 @@ def predict(
 
     checkpoint = paths[0] if onnx is None else None
     scene_paths = list(paths) if onnx is not None else list(paths[1:])
-    done = predict_scenes(
-        checkpoint, onnx, scene_paths, out, device, precision, parse_threshold(threshold), tta,
-        normalization, min_area_m2=min_area, tile=tile, overlap=overlap, batch_size=batch_size,
-        bands=parse_ints(bands, "--bands"), pixel_size=pixel_size,
-    )  # fmt: skip
-    for scene, outputs in done:
+    for scene, outputs in predict_scenes(checkpoint, onnx, scene_paths, out, options):
         if outputs is None:
             typer.echo(f"{scene.name}: outputs exist in {out}, skipped")
             continue
@@ -265,42 +222,19 @@ def export(
 
 @app.command()
 @one_line_errors
+@stage_options(EvaluateOptions)
 def evaluate(
     checkpoint: Annotated[Path, typer.Argument(help=MODEL_HELP)],
     dataset: Annotated[Path, typer.Argument(help="tile dataset (images/, masks/)")],
     out: Annotated[Path, typer.Option(help="evaluation folder")],
-    split: Annotated[str | None, typer.Option(help="evaluate the tiles of <split>.txt")] = None,
-    threshold: Threshold = "0.5",
-    tta: TTA = "none",
-    normalization: InputNormalization = "checkpoint",
-    pixel_size: PixelSize = None,
-    compare: Annotated[
-        Path | None, typer.Option(help="a second model, shown side by side on the same tiles")
-    ] = None,
-    panels: Annotated[int, typer.Option(help="tiles per panel figure (best / worst)", min=0)] = 4,
-    max_tiles: Annotated[int | None, typer.Option(help="only the first N tiles", min=1)] = None,
-    tolerance: Annotated[
-        int,
-        typer.Option(
-            help="also score with the pixels within N px of a drawn outline left out (hand-drawn"
-            " outlines are not exact to the pixel); 0: exact scores only",
-            min=0,
-        ),
-    ] = 2,
-    device: Device = "auto",
-    precision: Precision = "auto",
+    *,
+    options: EvaluateOptions,
 ) -> None:
     """Pixel and object scores, a threshold sweep and error panels on a tile dataset."""
-    from quakeslide.device import configure_cpu_threads, plan_compute
     from quakeslide.evaluation.run import run_evaluation
     from quakeslide.folders import EvaluationFolder
 
-    configure_cpu_threads()
-    metrics = run_evaluation(
-        checkpoint, dataset, out, plan_compute(device, precision), split=split,
-        threshold=parse_threshold(threshold), pixel_size=pixel_size, compare=compare, panels=panels,
-        max_tiles=max_tiles, tta=tta, normalization=normalization, tolerance=tolerance,
-    )  # fmt: skip
+    metrics = run_evaluation(checkpoint, dataset, out, options)
     best = metrics["best_threshold"]
     typer.echo(
         f"{metrics['tiles']} tiles, threshold {metrics['threshold']:.3f}: precision"
@@ -318,31 +252,19 @@ def evaluate(
 
 @app.command("pseudo-label")
 @one_line_errors
+@stage_options(PseudoLabelOptions)
 def pseudo_label(
     checkpoint: Annotated[Path, typer.Argument(help=MODEL_HELP)],
     dataset: Annotated[Path, typer.Argument(help="tile dataset (images/, masks/)")],
     out: Annotated[Path, typer.Option(help="new dataset folder")],
-    split: Annotated[str, typer.Option(help="the unlabelled tiles: <split>.txt")],
-    labelled_split: Annotated[
-        str | None,
-        typer.Option(help="tiles to train with them (with-pseudo.txt); default: all others"),
-    ] = None,
-    low: Annotated[float, typer.Option(help="background where probability <= this")] = 0.3,
-    high: Annotated[float, typer.Option(help="landslide where probability >= this")] = 0.7,
-    tta: TTA = "flip",
-    device: Device = "auto",
-    precision: Precision = "auto",
+    *,
+    options: PseudoLabelOptions,
 ) -> None:
     """Self-training: label unlabelled tiles where the model is sure (ignore between --low and
     --high), for `train OUT --train-split with-pseudo`."""
-    from quakeslide.device import configure_cpu_threads, plan_compute
     from quakeslide.inference.pseudo_label import pseudo_label as run_pseudo_label
 
-    configure_cpu_threads()
-    result = run_pseudo_label(
-        checkpoint, dataset, out, plan_compute(device, precision), split, labelled_split,
-        low, high, tta,
-    )  # fmt: skip
+    result = run_pseudo_label(checkpoint, dataset, out, options)
     typer.echo(
         f"{len(result.stems)} tiles pseudo-labelled: {result.labelled_share:.1%} of their pixels"
         f" labelled, {result.landslide_share:.1%} of those landslide"

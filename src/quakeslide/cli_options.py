@@ -6,15 +6,20 @@ import errno
 import functools
 import inspect
 import logging
+import types
+import typing
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 from typer.core import TyperGroup
 
 from quakeslide.errors import InputError
+from quakeslide.options import TEXT_ON_COMMAND_LINE, problem
 
 try:  # typer >= 0.20 carries its own copy of click
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
@@ -89,44 +94,8 @@ def parse_ints(text: str | None, option: str) -> list[int] | None:
         raise InputError(f"{option} {text!r}: expected comma-separated integers") from None
 
 
-def parse_rgb(text: str | None) -> tuple[int, int, int] | None:
-    values = parse_ints(text, "--mask-color")
-    if values is not None and (len(values) != 3 or not all(0 <= v <= 255 for v in values)):
-        raise InputError(f"--mask-color {text!r}: expected R,G,B with values 0-255")
-    return tuple(values) if values is not None else None
-
-
-def positive(value: float | None) -> float | None:
-    """For options that must be > 0 when given (typer's `min` allows the bound itself)."""
-    if value is not None and value <= 0:
-        raise typer.BadParameter(f"{value} must be > 0")
-    return value
-
-
-PixelSize = Annotated[
-    float | None,
-    typer.Option(help="metres per pixel (plain images, or areas in m2)", callback=positive),
-]
-BatchSize = Annotated[int, typer.Option(help="windows per forward pass", min=1)]
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda")]
 Precision = Annotated[str, typer.Option(help="auto, 32-true, bf16-mixed, 16-mixed")]
-Bands = Annotated[str | None, typer.Option(help="source bands as R,G,B, e.g. 3,2,1")]
-
-
-TTA = Annotated[
-    str,
-    typer.Option(
-        help="test-time augmentation: none, flip (4 mirrored views) or d4 (8: rotations too)"
-    ),
-]
-InputNormalization = Annotated[
-    str,
-    typer.Option(
-        "--normalization",
-        help="standardise the input by the model's training statistics (checkpoint) or by"
-        " each scene's own (scene: for another sensor or event)",
-    ),
-]
 ScoredEpoch = Annotated[
     str,
     typer.Option(
@@ -136,25 +105,87 @@ ScoredEpoch = Annotated[
     ),
 ]
 MODEL_HELP = "checkpoint (.ckpt), run or cv folder, or several joined by commas (an ensemble)"
-Threshold = Annotated[
-    str,
-    typer.Option(
-        help="landslide when probability >= this (0..1); auto: the model's calibrated one"
-    ),
-]
 
 
-def parse_threshold(text: str) -> float | None:
-    """A threshold in [0, 1], or None for 'auto'."""
-    if text == "auto":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise InputError(f"--threshold {text!r}: expected a number in 0..1 or auto") from None
-    if not 0.0 <= value <= 1.0:
-        raise InputError(f"--threshold {text}: must be between 0 and 1")
-    return value
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _command_line_type(field: FieldInfo) -> type:
+    """What click parses: text for choices and for values a field parses itself."""
+    kind = field.annotation
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        kind = next(k for k in typing.get_args(kind) if k is not type(None))
+    if field.json_schema_extra == TEXT_ON_COMMAND_LINE or typing.get_origin(kind) is Literal:
+        return str
+    return typing.get_origin(kind) or kind
+
+
+def _field_check(name: str, field: FieldInfo, kind: type) -> Callable[[Any], Any]:
+    """A click callback checking one value against its field, before the command runs:
+    text as `--flag value: problem`, numbers in click's own words for a bad value."""
+    checked = field.annotation
+    if field.metadata:
+        checked = Annotated[(checked, *field.metadata)]
+    adapter = TypeAdapter(checked)
+    choices = typing.get_origin(field.annotation) is Literal
+
+    def check(value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            adapter.validate_python(value)
+        except ValidationError as err:
+            why = problem(err.errors()[0])
+            if kind is str:
+                shown = repr(value) if choices else value
+                raise UsageError(f"{flag(name)} {shown}: {why}") from None
+            raise typer.BadParameter(f"{value}: {why}") from None
+        return value
+
+    return check
+
+
+def _field_option(name: str, field: FieldInfo) -> Any:
+    """The command-line option of one field: its help, its default shown, its checks."""
+    kind = _command_line_type(field)
+    default = field.get_default(call_default_factory=True)
+    help_text = field.description or ""
+    if not field.is_required() and default is not None:
+        help_text += f" (default {default})"
+    option = typer.Option(flag(name), help=help_text, callback=_field_check(name, field, kind))
+    return Annotated[kind | None, option]
+
+
+def stage_options(
+    options_type: type[BaseModel], *, without: tuple[str, ...] = ()
+) -> Callable[[Callable], Callable]:
+    """Add a stage's options to a command, one per field of `options_type` (help, default
+    and bounds from the field), handed to the command as one checked object `options`."""
+    fields = {n: f for n, f in options_type.model_fields.items() if n not in without}
+
+    def decorate(command: Callable) -> Callable:
+        own = inspect.signature(command, eval_str=True)
+        kept = [p for p in own.parameters.values() if p.name != "options"]
+        added = [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=... if field.is_required() else None,
+                annotation=_field_option(name, field),
+            )
+            for name, field in fields.items()
+        ]
+
+        @functools.wraps(command)
+        def wrapper(*args, **kwargs):
+            given = {name: kwargs.pop(name) for name in fields}
+            return command(*args, options=options_type.resolve(**given), **kwargs)
+
+        wrapper.__signature__ = own.replace(parameters=kept + added)
+        return wrapper
+
+    return decorate
 
 
 def _option(kind: type, help: str) -> Any:

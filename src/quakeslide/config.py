@@ -1,22 +1,21 @@
-"""Options of every stage as pydantic models; the paper's values are the defaults."""
+"""Training options as a pydantic model; the paper's values are the defaults."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, ClassVar, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from quakeslide.errors import InputError
 from quakeslide.models import has_imagenet_weights, model_names
 from quakeslide.models.losses import check_loss_name
+from quakeslide.options import NORMALIZATION_HELP, Normalization, StageOptions, renamed
 
 
-class TrainConfig(BaseModel):
+class TrainConfig(StageOptions):
     """Training options. Defaults follow Zhang, Zhang & Lv (2024)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=False)
+    what: ClassVar[str] = "training config"
 
     model: str = "linknet"
     encoder_weights: Literal["imagenet", "none"] | None = Field(
@@ -49,9 +48,11 @@ class TrainConfig(BaseModel):
     encoder_lr_scale: float = Field(
         1.0, gt=0, description="the encoder's learning rate as a fraction of lr"
     )
-    normalization: Literal["checkpoint", "dataset"] = Field(
-        "checkpoint", description="with init: the parent's input statistics, or the dataset's"
-    )
+    normalization: Annotated[
+        Normalization,
+        renamed("dataset", "own"),
+        Field(description="with init: " + NORMALIZATION_HELP.format(own="the dataset's")),
+    ] = "checkpoint"
     seed: int = 0
     accelerator: str = Field("auto", pattern="^(auto|cpu|cuda|gpu)$")
     devices: int = Field(1, ge=1)
@@ -115,35 +116,3 @@ class TrainConfig(BaseModel):
     @property
     def device(self) -> str:
         return "cuda" if self.accelerator == "gpu" else self.accelerator
-
-    @classmethod
-    def resolve(cls, base: Path | None = None, **overrides: Any) -> TrainConfig:
-        """Defaults, then the YAML file `base`, then the options that were given (not None)."""
-        values = read_yaml(base) if base is not None else {}
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        try:
-            return cls(**values)
-        except ValidationError as err:
-            where = f"{base}: " if base is not None else ""
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}"
-                for e in err.errors()
-            )
-            raise InputError(f"{where}bad training config: {problems}") from None
-
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        values = yaml.safe_load(Path(path).read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: config file not found") from None
-    except yaml.YAMLError as err:
-        raise InputError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
-    if values is None:
-        return {}
-    if not isinstance(values, dict):
-        raise InputError(f"{path}: a config file must be a mapping of option: value")
-    return values

@@ -12,13 +12,14 @@ from pathlib import Path
 import rasterio
 
 from quakeslide.config import TrainConfig
-from quakeslide.data.tiling import TilingOptions, tile_scenes
+from quakeslide.data.tiling import tile_scenes
 from quakeslide.device import plan_compute
 from quakeslide.evaluation.pixel import Confusion
 from quakeslide.inference.engines import torch_engine
 from quakeslide.inference.predict import predict_scene
 from quakeslide.io.raster import atomic_path
 from quakeslide.models.checkpoint import load_net
+from quakeslide.options import TileOptions
 from quakeslide.synthetic import SceneSpec, make_scene
 from quakeslide.training.fit import train
 
@@ -66,7 +67,7 @@ def run_demo(out: Path, settings: DemoSettings = DemoSettings(), echo: Callable 
     dataset = out / "dataset"
     shutil.rmtree(dataset, ignore_errors=True)
     tile_scenes(
-        [train_scene.image_path], train_scene.polygons_path, dataset, TilingOptions(size=s.tile)
+        [train_scene.image_path], train_scene.polygons_path, dataset, TileOptions(size=s.tile)
     )
     lap("tiling")
     echo("3/4 training LinkNet")

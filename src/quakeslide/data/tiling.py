@@ -12,7 +12,7 @@ import json
 import logging
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,7 @@ from quakeslide.io.raster import (
     writable_folder,
 )
 from quakeslide.io.scene import SceneReader, open_scene_reader
+from quakeslide.options import TileOptions
 
 log = logging.getLogger(__name__)
 
@@ -57,20 +58,6 @@ TILE_FIELDS = [
 BLOCK_TILES = 4  # tiles per side of a spatial block used to group folds
 
 
-@dataclass(frozen=True)
-class TilingOptions:
-    size: int = 256
-    stride: int | None = None  # default: the tile size
-    keep_empty: float | None = None  # at most this many landslide-free tiles per landslide tile
-    bands: list[int] | None = None
-    label_format: str = "auto"
-    label_names: set[str] | None = None
-    mask_encoding: str = "auto"
-    mask_color: tuple[int, int, int] | None = None
-    assume_crs: str | None = None
-    seed: int = 0
-
-
 @dataclass
 class TilingResult:
     dataset: Path
@@ -88,7 +75,7 @@ def tile_scenes(
     scenes: list[Path],
     labels: Path,
     out: Path,
-    options: TilingOptions | None = None,
+    options: TileOptions | None = None,
     progress: bool = True,
 ) -> TilingResult:
     """Cut scenes into tiles with masks from `labels`.
@@ -97,7 +84,7 @@ def tile_scenes(
     failure or an interrupted run leaves no partial dataset.
     """
     out = Path(out)
-    options = options or TilingOptions()
+    options = options or TileOptions()
     if out.exists():
         raise InputError(f"{out}: output dataset already exists")
     writable_folder(out.parent)
@@ -152,7 +139,7 @@ def _tile_one(
     scene: Path,
     labels: Path,
     work: Path,
-    options: TilingOptions,
+    options: TileOptions,
     rows: list[dict],
     progress: bool,
 ) -> dict:
@@ -237,7 +224,7 @@ def _write_tile(
     }
 
 
-def _drop_empty(work: Path, rows: list[dict], options: TilingOptions) -> int:
+def _drop_empty(work: Path, rows: list[dict], options: TileOptions) -> int:
     """Keep at most `keep_empty` landslide-free tiles per landslide tile (seeded choice)."""
     if options.keep_empty is None:
         return 0
@@ -262,7 +249,7 @@ def _write_index(
     rows: list[dict],
     sources: list[dict],
     labels: Path,
-    options: TilingOptions,
+    options: TileOptions,
     dropped: int,
 ) -> dict[str, int]:
     """Write tiles.csv and dataset.json; return the tile counts."""
@@ -270,7 +257,7 @@ def _write_index(
         writer = csv.DictWriter(f, fieldnames=TILE_FIELDS)
         writer.writeheader()
         writer.writerows(rows)
-    settings = asdict(options)
+    settings = options.model_dump(mode="json")
     settings["label_names"] = sorted(options.label_names) if options.label_names else None
     summary = {
         "source": {"scenes": sources, "labels": str(labels)},

@@ -15,8 +15,7 @@ import numpy as np
 from quakeslide.classes import IGNORE
 from quakeslide.data.dataset import Statistics, TileDataset, channel_stats, tile_pixel_size
 from quakeslide.data.positions import tile_positions
-from quakeslide.device import ComputePlan
-from quakeslide.errors import InputError
+from quakeslide.device import ComputePlan, configure_cpu_threads, plan_compute
 from quakeslide.evaluation.evaluate import (
     Evaluation,
     check_bands,
@@ -27,58 +26,46 @@ from quakeslide.evaluation.evaluate import (
 from quakeslide.folders import EvaluationFolder, dataset_folders
 from quakeslide.inference.engines import Engine, torch_engine
 from quakeslide.inference.ensemble import checkpoint_paths, load_models
-from quakeslide.inference.standardise import check_normalization_name, standardised
-from quakeslide.inference.tta import check_tta_name, with_tta
+from quakeslide.inference.standardise import standardised
+from quakeslide.inference.tta import with_tta
 from quakeslide.io.raster import refuse_output_over_input, writable_folder
 from quakeslide.models.checkpoint import NormalizedNet
+from quakeslide.options import EvaluateOptions, Tta
 from quakeslide.reporting.outline_curve import plot_outline_curves
 from quakeslide.reporting.panels import ModelView, PanelTile, plot_panels
 from quakeslide.reporting.pr_curve import plot_pr_curves
 
 
 def run_evaluation(
-    checkpoint: Path,
-    dataset: Path,
-    out: Path,
-    plan: ComputePlan,
-    split: str | None = None,
-    threshold: float | None = 0.5,
-    pixel_size: float | None = None,
-    compare: Path | None = None,
-    panels: int = 4,
-    max_tiles: int | None = None,
-    tta: str = "none",
-    normalization: str = "checkpoint",
-    tolerance: int = 2,
+    checkpoint: Path, dataset: Path, out: Path, options: EvaluateOptions | None = None
 ) -> dict:
-    """Evaluate `checkpoint` (and `compare`) and write the folder; returns metrics.json.
+    """Evaluate `checkpoint` (and `options.compare`) and write the folder; returns
+    metrics.json.
 
-    Either may name an ensemble (:mod:`quakeslide.inference.ensemble`). `threshold` None
-    ('auto'): each model's calibrated threshold; `tta` applies to both models;
-    `normalization` scene: the tiles of each source scene are standardised by their own
-    statistics (:mod:`quakeslide.inference.standardise`); `tolerance`: pixels about the
-    drawn outlines left out of the second, forgiving set of scores (0: none).
+    Either may name an ensemble (:mod:`quakeslide.inference.ensemble`). Threshold None
+    ('auto'): each model's calibrated threshold; TTA applies to both models; normalization
+    own: the tiles of each source scene are standardised by their own statistics
+    (:mod:`quakeslide.inference.standardise`); tolerance: pixels about the drawn outlines
+    left out of the second, forgiving set of scores (0: none).
     """
-    if tolerance < 0:
-        raise InputError(f"tolerance {tolerance}: must be 0 or more pixels")
-    if threshold is not None and not 0.0 < threshold < 1.0:
-        raise InputError(f"threshold {threshold}: must be between 0 and 1")
-    check_tta_name(tta)
-    check_normalization_name(normalization)
+    o = options or EvaluateOptions()
+    split, compare, tta, tolerance = o.split, o.compare, o.tta, o.tolerance
     refuse_output_over_input(
         out, dataset, *checkpoint_paths(checkpoint), within=dataset_folders(dataset)
     )
-    tiles = load_tiles(dataset, split, max_tiles)
-    pixel_size = pixel_size or tile_pixel_size(dataset, tiles.stems[0])
+    configure_cpu_threads()
+    plan = plan_compute(o.device, o.precision)
+    tiles = load_tiles(dataset, split, o.max_tiles)
+    pixel_size = o.pixel_size or tile_pixel_size(dataset, tiles.stems[0])
     checkpoints = [checkpoint] + ([compare] if compare else [])
-    scenes = scenes_of_tiles(dataset, tiles) if normalization == "scene" else None
+    scenes = scenes_of_tiles(dataset, tiles) if o.normalization == "own" else None
     engines, per_tile, names, cuts = [], [], [], []
     for path in checkpoints:  # every input is checked before anything is written
         engine, name = load_models(path, plan)
         check_bands(engine, tiles)
         engines.append(with_tta(engine, tta))
         per_tile.append(tile_engines(engine, scenes, tta) if scenes else None)
-        cuts.append(engine.threshold(threshold, path))
+        cuts.append(engine.threshold(o.threshold, path))
         names.append(name if name not in names else f"{name} ({Path(path).stem})")
     writable_folder(out)
     results = [
@@ -86,7 +73,7 @@ def run_evaluation(
         for engine, own, cut in zip(engines, per_tile, cuts, strict=True)
     ]
     context = {"dataset": str(dataset), "split": split, "pixel_size_m": pixel_size, "tta": tta,
-               "normalization": normalization}  # fmt: skip
+               "normalization": o.normalization}  # fmt: skip
     folder = EvaluationFolder(out)
     folders = [folder] + ([folder.compare] if compare else [])
     written = [
@@ -102,7 +89,7 @@ def run_evaluation(
     if tolerance:
         outline_curves = {name: m["outline_curve"] for name, m in zip(names, written, strict=True)}
         plot_outline_curves(outline_curves, folder.outline_curve_png)
-    _write_panels(tiles, results, names, folder.panels, panels)
+    _write_panels(tiles, results, names, folder.panels, o.panels)
     return written[0]
 
 
@@ -133,7 +120,7 @@ def scenes_of_tiles(dataset: Path, tiles: TileDataset) -> TileScenes:
     return TileScenes(of_tile, statistics)
 
 
-def tile_engines(engine: Engine, scenes: TileScenes, tta: str) -> list[Engine]:
+def tile_engines(engine: Engine, scenes: TileScenes, tta: Tta) -> list[Engine]:
     """One engine per tile: standardised by the statistics of its source scene, then TTA."""
     by_scene = {
         scene: with_tta(standardised(engine, statistics), tta)

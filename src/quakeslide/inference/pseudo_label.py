@@ -6,28 +6,26 @@ from __future__ import annotations
 from pathlib import Path
 
 from quakeslide.data.dataset import list_stems
-from quakeslide.data.pseudo_labels import PseudoLabels, check_confidence, write_pseudo_labelled
-from quakeslide.device import ComputePlan
+from quakeslide.data.pseudo_dataset import PseudoLabels, check_confidence, write_pseudo_labelled
+from quakeslide.device import ComputePlan, configure_cpu_threads, plan_compute
 from quakeslide.inference.ensemble import load_models
-from quakeslide.inference.tta import check_tta_name, with_tta
+from quakeslide.inference.tta import with_tta
+from quakeslide.options import PseudoLabelOptions, Tta
 
 
 def pseudo_label(
-    model: Path | str,
-    dataset: Path,
-    out: Path,
-    plan: ComputePlan,
-    split: str,
-    labelled_split: str | None = None,
-    low: float = 0.3,
-    high: float = 0.7,
-    tta: str = "flip",
+    model: Path | str, dataset: Path, out: Path, options: PseudoLabelOptions
 ) -> PseudoLabels:
     """`dataset` with the tiles of `<split>.txt` pseudo-labelled by `model`, written to `out`."""
-    unlabelled = list_stems(dataset, split)
-    labelled = list_stems(dataset, labelled_split) if labelled_split else None
-    record = {"split": split}
-    return label_tiles(model, dataset, unlabelled, out, plan, labelled, low, high, tta, record)
+    o = options
+    check_confidence(o.low, o.high)  # before the model loads
+    unlabelled = list_stems(dataset, o.split)
+    labelled = list_stems(dataset, o.labelled_split) if o.labelled_split else None
+    configure_cpu_threads()
+    plan = plan_compute(o.device, o.precision)
+    return label_tiles(
+        model, dataset, unlabelled, out, plan, labelled, o.low, o.high, o.tta, {"split": o.split}
+    )
 
 
 def label_tiles(
@@ -39,11 +37,10 @@ def label_tiles(
     labelled: list[str] | None = None,
     low: float = 0.3,
     high: float = 0.7,
-    tta: str = "flip",
+    tta: Tta = "flip",
     record: dict | None = None,
 ) -> PseudoLabels:
     """`dataset` with the tiles `unlabelled` pseudo-labelled by `model`, written to `out`."""
-    check_tta_name(tta)
     check_confidence(low, high)  # before the model loads
     engine, name = load_models(model, plan)
     record = {"model": str(model), "architecture": name, "tta": tta, **(record or {})}

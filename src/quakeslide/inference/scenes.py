@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from quakeslide.device import configure_cpu_threads, plan_compute
 from quakeslide.errors import InputError
@@ -13,13 +12,10 @@ from quakeslide.inference.engines import Engine, onnx_engine
 from quakeslide.inference.ensemble import checkpoint_paths, load_models
 from quakeslide.inference.predict import predict_scene
 from quakeslide.inference.shards import bind_local_gpu, launch_ranks, my_scenes
-from quakeslide.inference.standardise import (
-    check_normalization_name,
-    scene_statistics,
-    standardised,
-)
-from quakeslide.inference.tta import check_tta_name, with_tta
+from quakeslide.inference.standardise import scene_statistics, standardised
+from quakeslide.inference.tta import with_tta
 from quakeslide.io.raster import expand_scenes, remove_stale, writable_folder
+from quakeslide.options import PredictOptions
 
 
 def choose_engine(
@@ -42,13 +38,11 @@ def choose_engine(
     return engine
 
 
-def scene_engine(
-    engine: Engine, scene: Path, tta: str, normalization: str, bands: list[int] | None
-) -> Engine:
+def scene_engine(engine: Engine, scene: Path, options: PredictOptions) -> Engine:
     """The engine for one scene: standardised by the scene's statistics if asked, then TTA."""
-    if normalization == "scene":
-        engine = standardised(engine, scene_statistics(scene, bands))
-    return with_tta(engine, tta)
+    if options.normalization == "own":
+        engine = standardised(engine, scene_statistics(scene, options.bands))
+    return with_tta(engine, options.tta)
 
 
 def refuse_overwriting(outputs: PredictionOutputs, inputs: set[Path]) -> None:
@@ -73,32 +67,23 @@ def predict_scenes(
     onnx: Path | None,
     scene_paths: list[Path],
     out: Path,
-    device: str = "auto",
-    precision: str = "auto",
-    threshold: float | None = 0.5,
-    tta: str = "none",
-    normalization: str = "checkpoint",
-    **settings: Any,
+    options: PredictOptions | None = None,
 ) -> Iterator[tuple[Path, PredictionOutputs | None]]:
     """Map this rank's scenes into `out`; yields (scene, outputs), None for a skipped scene.
 
-    `threshold` None: the model's calibrated one; `tta`: see :mod:`quakeslide.inference.tta`;
-    `normalization`: see :mod:`quakeslide.inference.standardise`.
-    `settings` go to :func:`predict_scene` (tile, batch size, ...). A scene whose outputs
-    all exist was finished by an earlier call and is skipped.
+    A scene whose outputs all exist was finished by an earlier call and is skipped.
     """
+    o = options or PredictOptions()
     if not scene_paths:
         raise InputError("no scene given: quakeslide predict CHECKPOINT SCENE... --out DIR")
-    check_tta_name(tta)
-    check_normalization_name(normalization)
     scenes = my_scenes(expand_scenes(scene_paths, skip=is_prediction_output))
     models = checkpoint_paths(checkpoint) if checkpoint is not None else [onnx]
     inputs = {Path(p).resolve() for p in [*scenes, *models] if p is not None}
     for scene in scenes:  # before any work: predict never overwrites a file not its own
         refuse_overwriting(PredictionOutputs.for_scene(scene, out), inputs)
     threads = configure_cpu_threads(launch_ranks()[3])
-    engine = choose_engine(checkpoint, onnx, device, precision, threads)
-    cut = engine.threshold(threshold, onnx or checkpoint)
+    engine = choose_engine(checkpoint, onnx, o.device, o.precision, threads)
+    cut = engine.threshold(o.threshold, onnx or checkpoint)
     writable_folder(out)
     for scene in scenes:
         if PredictionOutputs.for_scene(scene, out).finished():
@@ -106,5 +91,8 @@ def predict_scenes(
             continue
         for output in PredictionOutputs.for_scene(scene, out).paths():
             remove_stale(out, f".{output.stem}.")  # temporaries a killed run left
-        here = scene_engine(engine, scene, tta, normalization, settings.get("bands"))
-        yield scene, predict_scene(here, scene, out, threshold=cut, **settings)
+        yield scene, predict_scene(
+            scene_engine(engine, scene, o), scene, out, threshold=cut, min_area_m2=o.min_area,
+            tile=o.tile, overlap=o.overlap, batch_size=o.batch_size, bands=o.bands,
+            pixel_size=o.pixel_size,
+        )  # fmt: skip

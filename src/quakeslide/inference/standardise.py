@@ -1,7 +1,7 @@
 """Standardise a model's input by the scene's own statistics instead of its training tiles'.
 
 A model normalises its input with the mean / std of its training tiles. On another sensor
-or another event the colours can sit far from them. With `--normalization scene` each
+or another event the colours can sit far from them. With normalization `own` each
 scene is standardised by its own per-band mean / std instead: every window is remapped,
 x -> (x - m_scene) / s_scene * s_train + m_train, so the model's own normalisation then
 gives (x - m_scene) / s_scene. The remap is outside the model, so it works for a torch
@@ -16,16 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from quakeslide.data.dataset import Statistics, channel_stats
-from quakeslide.errors import InputError, check_choice
+from quakeslide.errors import InputError
 from quakeslide.inference.engines import Engine
 from quakeslide.inference.ensemble import average
 from quakeslide.io.scene import open_scene_reader
-
-NORMALIZATIONS = ("checkpoint", "scene")
-
-
-def check_normalization_name(name: str) -> str:
-    return check_choice("--normalization", name, NORMALIZATIONS)
 
 
 def scene_statistics(scene: Path, bands: list[int] | None = None) -> Statistics:
@@ -42,10 +36,10 @@ def standardised(engine: Engine, scene: Statistics) -> Engine:
         averaged = average(members, engine.description.get("ensemble", []))
         return replace(averaged, description=_described(engine.description, scene))
     if engine.statistics is None:
-        raise InputError("--normalization scene: the model records no training statistics")
+        raise InputError("normalization own: the model records no training statistics")
     if len(scene.mean) != engine.bands:
         raise InputError(
-            f"--normalization scene: statistics of {len(scene.mean)} band(s),"
+            f"normalization own: statistics of {len(scene.mean)} band(s),"
             f" the model expects {engine.bands}"
         )
     train_mean, train_std = (np.asarray(v, np.float32)[:, None, None] for v in engine.statistics)

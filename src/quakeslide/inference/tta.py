@@ -14,8 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from quakeslide.errors import check_choice
 from quakeslide.inference.engines import Engine
+from quakeslide.options import Tta
 
 
 class View(NamedTuple):
@@ -40,20 +40,16 @@ def _flip(array: np.ndarray, rows: bool, cols: bool) -> np.ndarray:
     return np.flip(array, axes) if axes else array
 
 
-TTA_VIEWS: dict[str, tuple[View, ...]] = {
+TTA_VIEWS: dict[Tta, tuple[View, ...]] = {
     "none": (View(False, False, False),),
     "flip": tuple(View(False, r, c) for r, c in product((False, True), repeat=2)),
     "d4": tuple(View(t, r, c) for t, r, c in product((False, True), repeat=3)),
 }
 
 
-def check_tta_name(name: str) -> str:
-    return check_choice("--tta", name, TTA_VIEWS)
-
-
-def with_tta(engine: Engine, name: str) -> Engine:
+def with_tta(engine: Engine, name: Tta) -> Engine:
     """`engine` whose probability is the mean over the views `name` stands for."""
-    views = TTA_VIEWS[check_tta_name(name)]
+    views = TTA_VIEWS[name]
     if len(views) == 1:
         return engine
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import json
-from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import pyogrio.raw
@@ -24,22 +22,10 @@ from rasterio.warp import transform as warp_transform
 
 from quakeslide.folders import PredictionOutputs
 from quakeslide.io.styles import LANDSLIDE_RGBA
-from quakeslide.reporting.report_model import read_result_json
+from quakeslide.reporting.report_model import SceneMap, read_result_json
 
 MAX_DRAWN = 5000  # landslides drawn and listed; the rest are counted in a note
 FIELDS = ("id", "area_m2", "perimeter_m", "mean_prob")
-
-
-@dataclass(frozen=True)
-class SceneMap:
-    name: str
-    picture: Path  # the quicklook PNG
-    bounds: tuple[float, float, float, float]  # left, bottom, right, top in map units
-    landslides: dict  # GeoJSON FeatureCollection in map units, largest first
-    total: int  # landslides in the scene (drawn: len(features))
-    lonlat: list[float] | None  # (a, b, c, d, e, f): lon = a x + b y + c, lat = d x + e y + f
-    unit: str  # "m" in a projected CRS, else "px"
-    threshold: float
 
 
 def scene_map(outputs: PredictionOutputs, name: str, max_drawn: int = MAX_DRAWN) -> SceneMap:

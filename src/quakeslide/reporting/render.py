@@ -8,8 +8,8 @@ import itertools
 import os
 from pathlib import Path
 
-from quakeslide.reporting.map_page import MAP_SCRIPT, SceneMap, leaflet_assets, map_html
-from quakeslide.reporting.report_model import Figure, Report, Table, cell
+from quakeslide.reporting.map_page import MAP_SCRIPT, leaflet_assets, map_html
+from quakeslide.reporting.report_model import Figure, Report, SceneMap, Table, cell
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }

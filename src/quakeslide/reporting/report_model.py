@@ -7,12 +7,8 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from quakeslide.errors import InputError
-
-if TYPE_CHECKING:
-    from quakeslide.reporting.map_page import SceneMap
 
 
 @dataclass
@@ -26,6 +22,20 @@ class Table:
 class Figure:
     caption: str
     path: Path  # a PNG
+
+
+@dataclass(frozen=True)
+class SceneMap:
+    """A predicted scene as the map page draws it (`reporting/map_page.py`)."""
+
+    name: str
+    picture: Path  # the quicklook PNG
+    bounds: tuple[float, float, float, float]  # left, bottom, right, top in map units
+    landslides: dict  # GeoJSON FeatureCollection in map units, largest first
+    total: int  # landslides in the scene (drawn: len(features))
+    lonlat: list[float] | None  # (a, b, c, d, e, f): lon = a x + b y + c, lat = d x + e y + f
+    unit: str  # "m" in a projected CRS, else "px"
+    threshold: float
 
 
 @dataclass

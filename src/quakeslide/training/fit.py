@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -119,17 +120,28 @@ def scored_metrics(result: RunResult, score: str = "best") -> dict:
     return result.summary[SCORED_EPOCHS[score]] or none
 
 
+def run_config(out: Path, resume: bool, base: Path | None = None, **given: Any) -> TrainConfig:
+    """Defaults, then the YAML `base` (resuming without one: the run's own config.yaml),
+    then the options given."""
+    saved = RunFolder(out).config
+    if base is None and resume and saved.exists():
+        base = saved
+    return TrainConfig.resolve(base, **given)
+
+
 def train(
     dataset: Path,
     out: Path,
-    config: TrainConfig,
+    config: TrainConfig | None = None,
     split: Split | None = None,
     resume: bool = False,
     overwrite: bool = False,
     callbacks: Sequence[Callback] = (),
 ) -> RunResult:
-    """Fit `config.model`; resumable from RUN/checkpoints/last.ckpt with the same results."""
+    """Fit `config.model`; resumable from RUN/checkpoints/last.ckpt with the same results.
+    No `config`: the run's own when resuming (see `run_config`), else the defaults."""
     dataset, out = Path(dataset), Path(out)
+    config = config or run_config(out, resume)
     refuse_output_over_input(out, dataset, within=dataset_folders(dataset))
     run = RunFolder(out)
     split = choose_split(dataset, config, split)
@@ -232,7 +244,7 @@ def _segmenter(
     starting: bool,
 ) -> LandslideSegmenter:
     """The model to fit; a new (not resumed) fine-tuning run starts from the parent's weights."""
-    own_statistics = parent is None or config.normalization == "dataset"
+    own_statistics = parent is None or config.normalization == "own"
     imagenet = config.starts_from_imagenet
     if imagenet:
         mean, std = _imagenet_statistics(config.model, bands=train_set.images[0].shape[0])

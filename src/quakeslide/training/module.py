@@ -48,7 +48,7 @@ class LandslideSegmenter(L.LightningModule):
         self.net = NormalizedNet(model, mean, std)
         self.frozen = frozen_part(self.net, freeze)
         freeze_modules(self.frozen)
-        self.encoder = encoder_of(self.net, "--encoder-lr-scale") if encoder_lr_scale != 1.0 else []
+        self.encoder = encoder_of(self.net, "encoder_lr_scale") if encoder_lr_scale != 1.0 else []
         self.loss = make_loss(loss)
         # validation tallies: plain tensors, not buffers, so that weight averaging (--ema),
         # which swaps every buffer for its average around validation, leaves them alone

@@ -65,7 +65,7 @@ def start_from(net: NormalizedNet, parent: Parent, keep_own_normalization: bool)
     assert not unexpected and set(missing) <= {"mean", "std"}, (missing, unexpected)
 
 
-def encoder_of(net: NormalizedNet, option: str = "--freeze encoder") -> list[torch.nn.Module]:
+def encoder_of(net: NormalizedNet, option: str = "freeze encoder") -> list[torch.nn.Module]:
     """The encoder modules of `net`; InputError naming `option` for an architecture
     without a split."""
     modules = net.net.encoder_modules()

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from quakeslide.config import TrainConfig
 from quakeslide.data.dataset import TileDataset, list_stems
-from quakeslide.data.pseudo_labels import PSEUDO_SPLIT
+from quakeslide.data.pseudo_dataset import PSEUDO_SPLIT
 from quakeslide.data.splits import Split, nested_scenes, nested_subset
 from quakeslide.device import ComputePlan, plan_compute
 from quakeslide.errors import InputError, check_choice

@@ -50,7 +50,7 @@ class PseudoLabels:
 
 def check_confidence(low: float, high: float) -> None:
     if not 0.0 <= low <= high <= 1.0:
-        raise InputError(f"--low {low} / --high {high}: need 0 <= low <= high <= 1")
+        raise InputError(f"low {low} / high {high}: need 0 <= low <= high <= 1")
 
 
 def pseudo_mask(

@@ -1,0 +1,258 @@
+"""Stage options as pydantic models: the base every stage's options share, and the values
+several stages take, each with its bounds, choices and help stated once.
+
+A field's `description` is its help text in every command; `cli_options.stage_options`
+turns the fields into command-line options. A Python caller builds the same object and
+gets the same checks (`resolve` reports them as one `InputError` line).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from typing_extensions import Self
+
+from quakeslide.errors import InputError
+
+# a field typed on the command line as text, parsed by the field's own validator
+TEXT_ON_COMMAND_LINE = {"text": True}
+
+
+class StageOptions(BaseModel):
+    """Options of one stage; unknown names are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+    what: ClassVar[str] = "options"  # what an error calls them
+
+    @classmethod
+    def resolve(cls, base: Path | None = None, **given: Any) -> Self:
+        """Defaults, then the YAML file `base`, then the values given (not None); every
+        problem in one InputError line, each named by its field."""
+        values = read_yaml(base) if base is not None else {}
+        values.update({k: v for k, v in given.items() if v is not None})
+        try:
+            return cls(**values)
+        except ValidationError as err:
+            where = f"{base}: " if base is not None else ""
+            raise InputError(f"{where}bad {cls.what}: {problems(err)}") from None
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def problems(err: ValidationError) -> str:
+    """pydantic's errors as `field: problem; ...` (a check of several fields: the problem)."""
+    found = []
+    for error in err.errors():
+        where = ".".join(map(str, error["loc"]))
+        found.append(f"{where}: {problem(error)}" if where else problem(error))
+    return "; ".join(found)
+
+
+def problem(error: Any) -> str:
+    """One pydantic error's message, as the rest of a sentence."""
+    text = error["msg"].removeprefix("Value error, ")
+    return text[:1].lower() + text[1:]
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        values = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: config file not found") from None
+    except yaml.YAMLError as err:
+        raise InputError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise InputError(f"{path}: a config file must be a mapping of option: value")
+    return values
+
+
+def _auto_is_none(value: Any) -> Any:
+    return None if value == "auto" else value
+
+
+def _comma_separated_ints(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return [int(v) for v in value.split(",")]
+    except ValueError:
+        raise ValueError("expected comma-separated integers") from None
+
+
+def _comma_separated_names(value: Any) -> Any:
+    return set(value.split(",")) if isinstance(value, str) else value
+
+
+def _rgb(value: Any) -> Any:
+    values = _comma_separated_ints(value)
+    if isinstance(value, str) and (len(values) != 3 or not all(0 <= v <= 255 for v in values)):
+        raise ValueError("expected R,G,B with values 0-255")
+    return tuple(values) if isinstance(values, list) else values
+
+
+def renamed(old: str, new: str) -> BeforeValidator:
+    """Reads a choice's former spelling (in saved configs and scripts) as its new one."""
+    return BeforeValidator(lambda value: new if value == old else value)
+
+
+Threshold = Annotated[
+    Annotated[float, Field(gt=0, lt=1)] | None,
+    BeforeValidator(_auto_is_none),
+    Field(
+        description="landslide where probability >= this, between 0 and 1; auto: the"
+        " model's calibrated threshold",
+        json_schema_extra=TEXT_ON_COMMAND_LINE,
+    ),
+]
+Tta = Annotated[
+    Literal["none", "flip", "d4"],
+    Field(
+        description="test-time augmentation: none, flip (4 mirrored views) or d4 (8: rotations too)"
+    ),
+]
+# The input's statistics: the model's (recorded from its training tiles) or the input's own:
+# the fine-tuning dataset's in training, each scene's in predict, each source scene's
+# tiles in evaluate (for another sensor or event).
+Normalization = Literal["checkpoint", "own"]
+NORMALIZATION_HELP = (
+    "standardise the input by the model's training statistics (checkpoint) or by its own"
+    " (own: {own})"
+)
+Device = Annotated[
+    Literal["auto", "cpu", "cuda"], Field(description="where the model runs: auto, cpu or cuda")
+]
+Precision = Annotated[
+    Literal["auto", "32-true", "bf16-mixed", "16-mixed"],
+    Field(description="auto (the fastest exact-enough one here), 32-true, bf16-mixed, 16-mixed"),
+]
+PixelSize = Annotated[
+    float | None,
+    Field(gt=0, description="metres per pixel (plain images, or areas in m2)"),
+]
+Bands = Annotated[
+    list[int] | None,
+    BeforeValidator(_comma_separated_ints),
+    Field(description="source bands as R,G,B, e.g. 3,2,1", json_schema_extra=TEXT_ON_COMMAND_LINE),
+]
+BatchSize = Annotated[int, Field(ge=1, description="windows per forward pass")]
+
+
+class TileOptions(StageOptions):
+    """`quakeslide tile`: how scenes and their labels are cut into tiles."""
+
+    what: ClassVar[str] = "tile options"
+    size: int = Field(256, ge=16, description="tile side in pixels")
+    stride: int | None = Field(None, ge=1, description="default: the tile size")
+    keep_empty: float | None = Field(
+        None, ge=0, description="keep at most R landslide-free tiles per landslide tile"
+    )
+    bands: Bands = None
+    label_format: Literal["auto", "labelme", "vector", "mask"] = Field(
+        "auto", description="auto, labelme, vector, mask"
+    )
+    label_names: Annotated[
+        set[str] | None,
+        BeforeValidator(_comma_separated_names),
+        Field(
+            description="Labelme labels meaning landslide, comma separated",
+            json_schema_extra=TEXT_ON_COMMAND_LINE,
+        ),
+    ] = None
+    mask_encoding: Literal["auto", "01", "0255", "palette", "rgb"] = Field(
+        "auto", description="auto, 01, 0255, palette, rgb"
+    )
+    mask_color: Annotated[
+        tuple[int, int, int] | None,
+        BeforeValidator(_rgb),
+        Field(
+            description="landslide colour in RGB masks, e.g. 255,0,0",
+            json_schema_extra=TEXT_ON_COMMAND_LINE,
+        ),
+    ] = None
+    assume_crs: str | None = Field(
+        None, description="CRS of a vector file that has none, e.g. EPSG:32648"
+    )
+    seed: int = Field(0, description="seed of the random choice of landslide-free tiles")
+
+
+class PredictOptions(StageOptions):
+    """`quakeslide predict`: how a model maps whole scenes."""
+
+    what: ClassVar[str] = "predict options"
+    threshold: Threshold = 0.5
+    tta: Tta = "none"
+    normalization: Annotated[
+        Normalization,
+        renamed("scene", "own"),
+        Field(description=NORMALIZATION_HELP.format(own="each scene's")),
+    ] = "checkpoint"
+    min_area: float = Field(0.0, ge=0, description="drop smaller polygons (m2, or px)")
+    tile: int = Field(256, ge=16, description="window side in pixels")
+    overlap: int | None = Field(None, ge=0, description="window overlap, default tile / 4")
+    batch_size: BatchSize = 8
+    bands: Bands = None
+    pixel_size: PixelSize = None
+    device: Device = "auto"
+    precision: Precision = "auto"
+
+
+class EvaluateOptions(StageOptions):
+    """`quakeslide evaluate`: which tiles, at which threshold, seen how."""
+
+    what: ClassVar[str] = "evaluate options"
+    split: str | None = Field(None, description="evaluate the tiles of <split>.txt")
+    threshold: Threshold = 0.5
+    tta: Tta = "none"
+    normalization: Annotated[
+        Normalization,
+        renamed("scene", "own"),
+        Field(description=NORMALIZATION_HELP.format(own="the tiles of each source scene")),
+    ] = "checkpoint"
+    pixel_size: PixelSize = None
+    compare: Path | None = Field(
+        None, description="a second model, shown side by side on the same tiles"
+    )
+    panels: int = Field(4, ge=0, description="tiles per panel figure (best / worst)")
+    max_tiles: int | None = Field(None, ge=1, description="only the first N tiles")
+    tolerance: int = Field(
+        2,
+        ge=0,
+        description="also score with the pixels within N px of a drawn outline left out"
+        " (hand-drawn outlines are not exact to the pixel); 0: exact scores only",
+    )
+    device: Device = "auto"
+    precision: Precision = "auto"
+
+
+class PseudoLabelOptions(StageOptions):
+    """`quakeslide pseudo-label`: which tiles, and how sure the model must be."""
+
+    what: ClassVar[str] = "pseudo-label options"
+    split: str = Field(description="the unlabelled tiles: <split>.txt")
+    labelled_split: str | None = Field(
+        None, description="tiles to train with them (with-pseudo.txt); default: all others"
+    )
+    low: float = Field(0.3, ge=0, le=1, description="background where probability <= this")
+    high: float = Field(0.7, ge=0, le=1, description="landslide where probability >= this")
+    tta: Tta = "flip"
+    device: Device = "auto"
+    precision: Precision = "auto"
+
+    @model_validator(mode="after")
+    def low_below_high(self) -> Self:
+        if self.low > self.high:
+            raise ValueError(f"low {self.low} / high {self.high}: need low <= high")
+        return self
