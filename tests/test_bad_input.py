@@ -100,6 +100,16 @@ def test_report_of_a_broken_prediction_summary_names_the_file(tmp_path):
     assert not (tmp_path / "r.html").exists()
 
 
+def test_report_of_a_prediction_summary_missing_a_key_names_the_file_and_key(tmp_path):
+    folder = tmp_path / "pred"
+    folder.mkdir()
+    (folder / "a_summary.json").write_text('{"scene": "a.tif", "area_unit": "px"}')
+    result = runner.invoke(app, ["report", str(folder), "--out", str(tmp_path / "r.html")])
+    error = one_error(result)
+    assert "a_summary.json: broken, or not written by quakeslide" in error
+    assert "count: field required" in error
+
+
 def test_report_of_metrics_missing_keys_names_the_file_and_key(tmp_path):
     folder = tmp_path / "eval"
     folder.mkdir()

@@ -20,6 +20,7 @@ from quakeslide.inference.predict import predict_scene
 from quakeslide.io.raster import atomic_path
 from quakeslide.models.checkpoint import load_net
 from quakeslide.options import TileOptions
+from quakeslide.records import PredictionSummary
 from quakeslide.synthetic import SceneSpec, make_scene
 from quakeslide.training.fit import train
 
@@ -92,12 +93,12 @@ def run_demo(out: Path, settings: DemoSettings = DemoSettings(), echo: Callable 
     lap("prediction")
     with rasterio.open(outputs.mask) as pred, rasterio.open(test_scene.mask_path) as truth:
         confusion = Confusion.from_arrays(pred.read(1) == 1, truth.read(1))
-    prediction = json.loads(outputs.summary.read_text())
+    prediction = PredictionSummary.read(outputs.summary)
     result = {
         "test_scene_pixel_metrics": confusion.metrics(),
         "landslides_true": test_scene.n_landslides,
-        "landslides_mapped": prediction["count"],
-        "mapped_area_m2": prediction["total_area_m2"],
+        "landslides_mapped": prediction.count,
+        "mapped_area_m2": prediction.total_area_m2,
         "best_val_f1": run.summary["best_val_f1"],
         "precision_mode": run.summary["precision"],
         "seconds": timings | {"total": round(time.perf_counter() - started, 1)},
@@ -113,7 +114,7 @@ def run_demo(out: Path, settings: DemoSettings = DemoSettings(), echo: Callable 
     m = confusion
     echo(
         f"\ntest scene: precision {m.precision:.3f}  recall {m.recall:.3f}  F1 {m.f1:.3f}"
-        f"  ({prediction['count']} landslides mapped, {test_scene.n_landslides} true)"
+        f"  ({prediction.count} landslides mapped, {test_scene.n_landslides} true)"
     )
     echo(f"wall time {result['seconds']['total']:.0f} s ({run.summary['precision']})")
     echo("outputs:")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +44,7 @@ from quakeslide.io.styles import (
     world_file_text,
 )
 from quakeslide.io.vectors import LandslideWriter, iter_landslides
+from quakeslide.records import PredictionSummary
 from quakeslide.reporting.quicklook import MAX_SIDE, Outlines, save_quicklook
 from quakeslide.reporting.thumbnail import Thumbnail
 
@@ -136,7 +136,7 @@ def predict_scene(
             summary = inventory_summary(
                 reader.path, area_px, area_m2, threshold, engine.description
             )
-            final_tmp.summary.write_text(json.dumps(summary, indent=2))
+            final_tmp.summary.write_text(summary.to_json())
             write_styles(final_tmp, threshold, reader.transform, thumbnail.scale)
             quicklook = outlines.over(thumbnail.picture())
             with ThreadPoolExecutor(1) as pool:
@@ -254,7 +254,7 @@ def band_regions(
 
 def inventory_summary(
     scene: Path, area_px: np.ndarray, area_m2: np.ndarray, threshold: float, engine: dict
-) -> dict:
+) -> PredictionSummary:
     """Count and areas; in m2 where the pixel size is known, else in pixels (`area_unit`)."""
     metric = bool(np.isfinite(area_m2).all())
     unit = "m2" if metric else "px"
@@ -262,15 +262,15 @@ def inventory_summary(
     classes = {name: 0 for name in AREA_CLASSES[unit]}
     for area in areas:
         classes[area_class(float(area), unit)] += 1
-    return {
-        "scene": str(scene),
-        "count": len(areas),
-        "area_unit": unit,
-        "total_area_px": float(area_px.sum()),
-        "total_area_m2": float(areas.sum()) if metric else None,
-        "largest_area": float(areas.max()) if len(areas) else 0.0,
-        "area_classes": class_bounds(unit),
-        "area_histogram": classes,
-        "threshold": threshold,
+    return PredictionSummary(
+        scene=str(scene),
+        count=len(areas),
+        area_unit=unit,
+        total_area_px=float(area_px.sum()),
+        total_area_m2=float(areas.sum()) if metric else None,
+        largest_area=float(areas.max()) if len(areas) else 0.0,
+        area_classes=class_bounds(unit),
+        area_histogram=classes,
+        threshold=threshold,
         **engine,
-    }
+    )

@@ -21,6 +21,7 @@ from quakeslide.folders import (
     StudyFolder,
     result_folder,
 )
+from quakeslide.records import PredictionSummary, read_result_json
 from quakeslide.reporting.map_page import scene_map
 from quakeslide.reporting.report_model import (
     Figure,
@@ -30,7 +31,6 @@ from quakeslide.reporting.report_model import (
     cell,
     key_value_table,
     read_records,
-    read_result_json,
     records_table,
 )
 from quakeslide.reporting.training_curves import plot_training_curves
@@ -218,21 +218,20 @@ def _prediction(folder: PredictionFolder, _: Path) -> tuple[str, list[Section]]:
 
 def _inventory_tables(path: Path) -> list[Table]:
     """A scene's inventory with units in the headers, areas in whole m2 (or px)."""
-    summary = _json(path)
-    unit = summary["area_unit"]
-    total = summary["total_area_m2"] if unit == "m2" else summary["total_area_px"]
+    summary = PredictionSummary.read(path)
+    unit = summary.area_unit
     rows = [
-        ["landslides", str(summary["count"])],
-        [f"total area ({unit})", f"{total:,.0f}"],
-        [f"largest landslide ({unit})", f"{summary['largest_area']:,.0f}"],
-        ["threshold (probability)", cell(summary["threshold"])],
-        *([key, cell(summary[key])] for key in ("engine", "device", "precision", "tta")
-          if key in summary),
-        *([["fine-tuned from", summary["parent"]["path"]]] if "parent" in summary else []),
+        ["landslides", str(summary.count)],
+        [f"total area ({unit})", f"{summary.total_area:,.0f}"],
+        [f"largest landslide ({unit})", f"{summary.largest_area:,.0f}"],
+        ["threshold (probability)", cell(summary.threshold)],
+        *([key, cell(getattr(summary, key))] for key in ("engine", "device", "precision", "tta")
+          if getattr(summary, key) is not None),
+        *([["fine-tuned from", summary.parent["path"]]] if summary.parent else []),
     ]  # fmt: skip
     sizes = [
-        [name, class_label(summary["area_classes"][name], unit), str(count)]
-        for name, count in summary["area_histogram"].items()
+        [name, class_label(summary.area_classes[name], unit), str(count)]
+        for name, count in summary.area_histogram.items()
     ]
     return [
         Table(path.name, ["", "value"], rows),

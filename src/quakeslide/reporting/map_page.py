@@ -22,7 +22,8 @@ from rasterio.warp import transform as warp_transform
 
 from quakeslide.folders import PredictionOutputs
 from quakeslide.io.styles import LANDSLIDE_RGBA
-from quakeslide.reporting.report_model import SceneMap, read_result_json
+from quakeslide.records import PredictionSummary
+from quakeslide.reporting.report_model import SceneMap
 
 MAX_DRAWN = 5000  # landslides drawn and listed; the rest are counted in a note
 FIELDS = ("id", "area_m2", "perimeter_m", "mean_prob")
@@ -51,17 +52,17 @@ def scene_map(outputs: PredictionOutputs, name: str, max_drawn: int = MAX_DRAWN)
         }
         for polygon, i in zip(polygons, order, strict=True)
     ]
-    summary = read_result_json(outputs.summary)
+    summary = PredictionSummary.read(outputs.summary)
     projected = crs is not None and not crs.is_geographic
     return SceneMap(
         name,
         outputs.quicklook,
         (left, y0, right, y1),
         {"type": "FeatureCollection", "features": features},
-        int(summary["count"]),
+        summary.count,
         _lonlat_fit(crs, (left, bottom, right, top)) if projected else None,
         "m" if projected else "px",
-        float(summary["threshold"]),
+        summary.threshold,
     )
 
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import csv
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from quakeslide.errors import InputError
 
 
 @dataclass
@@ -112,27 +109,3 @@ def _flatten(values: dict, prefix: str = "") -> dict:
         elif not isinstance(value, list):
             flat[name] = value
     return flat
-
-
-class ResultRecord(dict):
-    """A result file's JSON whose missing keys (at any depth) name the file in one line."""
-
-    def __init__(self, data: dict, path: Path) -> None:
-        super().__init__(
-            {k: ResultRecord(v, path) if isinstance(v, dict) else v for k, v in data.items()}
-        )
-        self.path = path
-
-    def __missing__(self, key: str) -> object:
-        raise InputError(f"{self.path}: has no {key!r} (broken, or not written by quakeslide)")
-
-
-def read_result_json(path: Path) -> ResultRecord:
-    """A quakeslide result file; a broken one is an InputError naming it."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(f"{path}: not a readable result file ({err})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: not a result file (a JSON object was expected)")
-    return ResultRecord(data, Path(path))
