@@ -139,3 +139,24 @@ def save_checkpoint(path, bands=3, classes=CLASS_NAMES):
     net = NormalizedNet("linknet", [0.5] * bands, [0.25] * bands)
     meta = checkpoint_metadata("linknet", [0.5] * bands, [0.25] * bands, 32, classes)
     return save_net(net, meta, path)
+
+
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory) -> Path:
+    """A 3 x 3 grid of 32 px synthetic tiles shared by the session: tests read it and never
+    change a tile (a module may add its split lists)."""
+    root = tmp_path_factory.mktemp("tiles")
+    write_tile_dataset(root, rows=3, cols=3, size=32)
+    return root
+
+
+@pytest.fixture(scope="session")
+def parent(dataset, tmp_path_factory) -> Path:
+    """One epoch of TINY on `dataset`: a trained checkpoint to fine-tune from or label with."""
+    from quakeslide.config import TrainConfig
+    from quakeslide.training.fit import train
+
+    out = tmp_path_factory.mktemp("parent") / "run"
+    return (
+        train(dataset, out, TrainConfig(**(TINY | {"epochs": 1}))).run / "checkpoints" / "last.ckpt"
+    )

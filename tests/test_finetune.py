@@ -13,13 +13,11 @@ import torch
 import yaml
 from conftest import (
     FINE,
-    TINY,
     Crash,
     CrashAtEpoch,
     metric_rows,
     weights,
     write_scenes_dataset,
-    write_tile_dataset,
 )
 from rasters import write_geotiff
 from typer.testing import CliRunner
@@ -34,21 +32,6 @@ from quakeslide.training.fit import train
 from quakeslide.training.parent import encoder_of
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("tiles")
-    write_tile_dataset(root, rows=3, cols=3, size=32)
-    return root
-
-
-@pytest.fixture(scope="module")
-def parent(dataset, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("parent") / "run"
-    return (
-        train(dataset, out, TrainConfig(**(TINY | {"epochs": 1}))).run / "checkpoints" / "last.ckpt"
-    )
 
 
 class FirstBatchLoss(L.Callback):

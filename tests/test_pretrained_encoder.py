@@ -4,14 +4,12 @@ predict, export, models, bench) with the new models."""
 
 import json
 import sys
-from pathlib import Path
 
 import lightning as L
 import numpy as np
 import pytest
 import rasterio
 import torch
-from conftest import write_tile_dataset
 from rasters import write_geotiff
 from typer.testing import CliRunner
 
@@ -66,13 +64,6 @@ def test_the_encoder_is_the_published_imagenet_network():
     classes, values = REFERENCE_SOME
     np.testing.assert_allclose(logits[classes].numpy(), values, atol=2e-3)
     assert sum(p.numel() for p in classifier.parameters()) == pytest.approx(4.65e6, rel=0.01)
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("tiles")
-    write_tile_dataset(root, rows=3, cols=3, size=32)
-    return root
 
 
 class EncoderAtStart(L.Callback):

@@ -2,11 +2,10 @@
 
 import csv
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FINE, TINY, write_scenes_dataset, write_tile_dataset
+from conftest import FINE, TINY, write_scenes_dataset
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -20,20 +19,12 @@ from quakeslide.training.fit import train
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("tiles")
-    stems = write_tile_dataset(root, rows=3, cols=3, size=32)
-    (root / "unlabelled.txt").write_text("\n".join(stems[6:]) + "\n")
-    (root / "labelled.txt").write_text("\n".join(stems[:4]) + "\n")
-    return root
-
-
-@pytest.fixture(scope="module")
-def model(dataset, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("model") / "run"
-    config = TrainConfig(**(TINY | {"epochs": 1}))
-    return train(dataset, out, config).run / "checkpoints" / "last.ckpt"
+@pytest.fixture(scope="module", autouse=True)
+def split_lists(dataset) -> None:
+    """Six tiles without labels for the model to label, four with."""
+    stems = list_stems(dataset)
+    (dataset / "unlabelled.txt").write_text("\n".join(stems[6:]) + "\n")
+    (dataset / "labelled.txt").write_text("\n".join(stems[:4]) + "\n")
 
 
 def brightness(images: np.ndarray) -> np.ndarray:
@@ -104,10 +95,10 @@ def test_pseudo_labelling_refuses_bad_input_before_writing(dataset, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]
 
 
-def test_the_pseudo_label_command_writes_a_dataset_train_reads(dataset, model, tmp_path):
+def test_the_pseudo_label_command_writes_a_dataset_train_reads(dataset, parent, tmp_path):
     out = tmp_path / "pseudo"
     cpu = ["--device", "cpu", "--precision", "32-true"]
-    args = ["pseudo-label", str(model), str(dataset), "--out", str(out), "--split", "unlabelled",
+    args = ["pseudo-label", str(parent), str(dataset), "--out", str(out), "--split", "unlabelled",
             "--labelled-split", "labelled", *cpu]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -116,7 +107,7 @@ def test_the_pseudo_label_command_writes_a_dataset_train_reads(dataset, model, t
     for stem in list_stems(out, "pseudo"):
         assert set(np.unique(np.array(Image.open(out / "masks" / f"{stem}.png")))) <= {0, 1, 255}
     info = json.loads((out / "dataset.json").read_text())["pseudo_labels"]
-    assert info["model"] == str(model) and info["tta"] == "flip"
+    assert info["model"] == str(parent) and info["tta"] == "flip"
     run = train(out, tmp_path / "run", TrainConfig(**(TINY | {"epochs": 1, "train_split":
                 "with-pseudo", "val_split": "unlabelled"})))  # fmt: skip
     assert run.summary["train_tiles"] == 7
@@ -127,12 +118,12 @@ def test_the_pseudo_label_command_writes_a_dataset_train_reads(dataset, model, t
 
 
 def test_a_self_trained_study_pairs_every_run_with_one_on_its_pseudo_labels(
-    dataset, model, tmp_path
+    dataset, parent, tmp_path
 ):
     from quakeslide.training.study import run_study
 
     out = tmp_path / "study"
-    config = TrainConfig(**(FINE | {"init": str(model), "epochs": 1}))
+    config = TrainConfig(**(FINE | {"init": str(parent), "epochs": 1}))
     summary = run_study(dataset, out, config, ["linknet"], [2], folds=2, grouping="random",
                         self_train=True)  # fmt: skip
     assert summary["self_train"] is True
