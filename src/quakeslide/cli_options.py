@@ -19,7 +19,7 @@ from pydantic.fields import FieldInfo
 from typer.core import TyperGroup
 
 from quakeslide.errors import InputError
-from quakeslide.options import TEXT_ON_COMMAND_LINE, problem
+from quakeslide.options import TEXT_ON_COMMAND_LINE, comma_separated_ints, problem
 
 try:  # typer >= 0.20 carries its own copy of click
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
@@ -89,9 +89,9 @@ def parse_ints(text: str | None, option: str) -> list[int] | None:
     if text is None:
         return None
     try:
-        return [int(v) for v in text.split(",")]
-    except ValueError:
-        raise InputError(f"{option} {text!r}: expected comma-separated integers") from None
+        return comma_separated_ints(text)
+    except ValueError as err:
+        raise InputError(f"{option} {text!r}: {err}") from None
 
 
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda")]
@@ -163,24 +163,40 @@ def stage_options(
     """Add a stage's options to a command, one per field of `options_type` (help, default
     and bounds from the field), handed to the command as one checked object `options`."""
     fields = {n: f for n, f in options_type.model_fields.items() if n not in without}
+    return _keyword_options(
+        {name: _field_option(name, field) for name, field in fields.items()},
+        {name for name, field in fields.items() if field.is_required()},
+        "options",
+        lambda given: options_type.resolve(**given),
+    )
+
+
+def _keyword_options(
+    annotations: dict[str, Any],
+    required: set[str],
+    handed_as: str,
+    build: Callable[[dict[str, Any]], Any],
+) -> Callable[[Callable], Callable]:
+    """Add keyword-only options `annotations` (None unless given, or required) to a
+    command, which receives `build(their values)` as its parameter `handed_as`."""
 
     def decorate(command: Callable) -> Callable:
         own = inspect.signature(command, eval_str=True)
-        kept = [p for p in own.parameters.values() if p.name != "options"]
+        kept = [p for p in own.parameters.values() if p.name != handed_as]
         added = [
             inspect.Parameter(
                 name,
                 inspect.Parameter.KEYWORD_ONLY,
-                default=... if field.is_required() else None,
-                annotation=_field_option(name, field),
+                default=... if name in required else None,
+                annotation=annotation,
             )
-            for name, field in fields.items()
+            for name, annotation in annotations.items()
         ]
 
         @functools.wraps(command)
         def wrapper(*args, **kwargs):
-            given = {name: kwargs.pop(name) for name in fields}
-            return command(*args, options=options_type.resolve(**given), **kwargs)
+            given = {name: kwargs.pop(name) for name in annotations}
+            return command(*args, **{handed_as: build(given)}, **kwargs)
 
         wrapper.__signature__ = own.replace(parameters=kept + added)
         return wrapper
@@ -256,26 +272,6 @@ def training_options(*, without: tuple[str, ...] = ()) -> Callable[[Callable], C
     `without` names options the command does not take (or declares itself).
     """
     names = [name for name in TRAINING_OPTIONS if name not in without]
-
-    def decorate(command: Callable) -> Callable:
-        own = inspect.signature(command, eval_str=True)
-        kept = [p for p in own.parameters.values() if p.name != "settings"]
-        added = [
-            inspect.Parameter(
-                name,
-                inspect.Parameter.KEYWORD_ONLY,
-                default=None,
-                annotation=TRAINING_OPTIONS[name],
-            )
-            for name in names
-        ]
-
-        @functools.wraps(command)
-        def wrapper(*args, **kwargs):
-            settings = {name: kwargs.pop(name) for name in names}
-            return command(*args, settings=settings, **kwargs)
-
-        wrapper.__signature__ = own.replace(parameters=kept + added)
-        return wrapper
-
-    return decorate
+    return _keyword_options(
+        {name: TRAINING_OPTIONS[name] for name in names}, set(), "settings", lambda given: given
+    )

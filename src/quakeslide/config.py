@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from quakeslide.models import has_imagenet_weights, model_names
 from quakeslide.models.losses import check_loss_name
-from quakeslide.options import NORMALIZATION_HELP, Normalization, StageOptions, renamed
+from quakeslide.options import StageOptions, normalization_field
+
+DatasetNormalization = normalization_field("dataset", "the dataset's", "with init: ")
 
 
 class TrainConfig(StageOptions):
@@ -48,11 +50,7 @@ class TrainConfig(StageOptions):
     encoder_lr_scale: float = Field(
         1.0, gt=0, description="the encoder's learning rate as a fraction of lr"
     )
-    normalization: Annotated[
-        Normalization,
-        renamed("dataset", "own"),
-        Field(description="with init: " + NORMALIZATION_HELP.format(own="the dataset's")),
-    ] = "checkpoint"
+    normalization: DatasetNormalization = "checkpoint"
     seed: int = 0
     accelerator: str = Field("auto", pattern="^(auto|cpu|cuda|gpu)$")
     devices: int = Field(1, ge=1)

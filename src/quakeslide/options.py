@@ -83,7 +83,8 @@ def _auto_is_none(value: Any) -> Any:
     return None if value == "auto" else value
 
 
-def _comma_separated_ints(value: Any) -> Any:
+def comma_separated_ints(value: Any) -> Any:
+    """Text "3,2,1" as [3, 2, 1]; anything else as it is."""
     if not isinstance(value, str):
         return value
     try:
@@ -97,7 +98,7 @@ def _comma_separated_names(value: Any) -> Any:
 
 
 def _rgb(value: Any) -> Any:
-    values = _comma_separated_ints(value)
+    values = comma_separated_ints(value)
     if isinstance(value, str) and (len(values) != 3 or not all(0 <= v <= 255 for v in values)):
         raise ValueError("expected R,G,B with values 0-255")
     return tuple(values) if isinstance(values, list) else values
@@ -127,10 +128,21 @@ Tta = Annotated[
 # the fine-tuning dataset's in training, each scene's in predict, each source scene's
 # tiles in evaluate (for another sensor or event).
 Normalization = Literal["checkpoint", "own"]
-NORMALIZATION_HELP = (
-    "standardise the input by the model's training statistics (checkpoint) or by its own"
-    " (own: {own})"
-)
+
+
+def normalization_field(former: str, own: str, prefix: str = "") -> Any:
+    """The field type of a stage's normalization: `former` is the spelling of `own` that
+    stage used before (still read); `own` says whose statistics."""
+    return Annotated[
+        Normalization,
+        renamed(former, "own"),
+        Field(
+            description=f"{prefix}standardise the input by the model's training statistics"
+            f" (checkpoint) or by its own (own: {own})"
+        ),
+    ]
+
+
 Device = Annotated[
     Literal["auto", "cpu", "cuda"], Field(description="where the model runs: auto, cpu or cuda")
 ]
@@ -144,10 +156,14 @@ PixelSize = Annotated[
 ]
 Bands = Annotated[
     list[int] | None,
-    BeforeValidator(_comma_separated_ints),
+    BeforeValidator(comma_separated_ints),
     Field(description="source bands as R,G,B, e.g. 3,2,1", json_schema_extra=TEXT_ON_COMMAND_LINE),
 ]
 BatchSize = Annotated[int, Field(ge=1, description="windows per forward pass")]
+
+
+SceneNormalization = normalization_field("scene", "each scene's")
+TilesNormalization = normalization_field("scene", "the tiles of each source scene")
 
 
 class TileOptions(StageOptions):
@@ -194,11 +210,7 @@ class PredictOptions(StageOptions):
     what: ClassVar[str] = "predict options"
     threshold: Threshold = 0.5
     tta: Tta = "none"
-    normalization: Annotated[
-        Normalization,
-        renamed("scene", "own"),
-        Field(description=NORMALIZATION_HELP.format(own="each scene's")),
-    ] = "checkpoint"
+    normalization: SceneNormalization = "checkpoint"
     min_area: float = Field(0.0, ge=0, description="drop smaller polygons (m2, or px)")
     tile: int = Field(256, ge=16, description="window side in pixels")
     overlap: int | None = Field(None, ge=0, description="window overlap, default tile / 4")
@@ -216,11 +228,7 @@ class EvaluateOptions(StageOptions):
     split: str | None = Field(None, description="evaluate the tiles of <split>.txt")
     threshold: Threshold = 0.5
     tta: Tta = "none"
-    normalization: Annotated[
-        Normalization,
-        renamed("scene", "own"),
-        Field(description=NORMALIZATION_HELP.format(own="the tiles of each source scene")),
-    ] = "checkpoint"
+    normalization: TilesNormalization = "checkpoint"
     pixel_size: PixelSize = None
     compare: Path | None = Field(
         None, description="a second model, shown side by side on the same tiles"

@@ -18,7 +18,6 @@ def pseudo_label(
 ) -> PseudoLabels:
     """`dataset` with the tiles of `<split>.txt` pseudo-labelled by `model`, written to `out`."""
     o = options
-    check_confidence(o.low, o.high)  # before the model loads
     unlabelled = list_stems(dataset, o.split)
     labelled = list_stems(dataset, o.labelled_split) if o.labelled_split else None
     configure_cpu_threads()
