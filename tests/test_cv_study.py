@@ -124,5 +124,8 @@ def test_an_unknown_score_is_refused_before_any_run(dataset, tmp_path, command):
     result = CliRunner().invoke(
         app, [command, str(dataset), "--out", str(out), "--score", "mean", *FAST]
     )
-    assert result.exit_code == 2 and "--score 'mean': use one of best, last" in result.output
+    assert (
+        result.exit_code == 2
+        and "--score 'mean': input should be 'best' or 'last'" in result.output
+    )
     assert not (out / "runs").exists() and not (out / "fold_0").exists()

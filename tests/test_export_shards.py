@@ -166,8 +166,10 @@ def test_deepness_tile_and_resolution_options(deepness_model, tmp_path):
     assert json.loads(session.get_modelmeta().custom_metadata_map["resolution"]) == 50
 
 
-@pytest.mark.parametrize("args,message", [(["--opset", "0"], "--opset 0"),
-                                          (["--deepness", "--tile", "8"], "--tile 8")])  # fmt: skip
+BAD_EXPORT = [(["--opset", "0"], "--opset 0"), (["--deepness", "--tile", "8"], "'--tile': 8")]
+
+
+@pytest.mark.parametrize("args,message", BAD_EXPORT)
 def test_bad_export_options_give_one_line(tmp_path, args, message):
     checkpoint = save_checkpoint(tmp_path / "model.ckpt")
     out = tmp_path / "m.onnx"

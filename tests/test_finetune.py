@@ -28,6 +28,7 @@ from quakeslide.errors import InputError
 from quakeslide.folders import PredictionOutputs
 from quakeslide.models.base import SegmentationNet
 from quakeslide.models.checkpoint import load_net
+from quakeslide.options import StudyOptions
 from quakeslide.training.fit import train
 from quakeslide.training.parent import encoder_of
 
@@ -206,7 +207,12 @@ def test_study_with_init_puts_zero_shot_scratch_and_adapted_side_by_side(dataset
 
     out = tmp_path / "study"
     config = TrainConfig(**(FINE | {"init": str(parent), "epochs": 1}))
-    run_study(dataset, out, config, ["unet"], [2, 4], folds=2, grouping="random")
+    run_study(
+        dataset,
+        out,
+        config,
+        StudyOptions(models=["unet"], sizes=[2, 4], folds=2, grouping="random"),
+    )
     with open(out / "table1.csv", newline="") as f:
         table = [(t["model"], t["size"]) for t in csv.DictReader(f)]
     variants = ["scratch", "adapted", "adapted-frozen"]
@@ -238,7 +244,8 @@ def test_a_study_sized_in_scenes_trains_on_whole_scenes_and_validates_on_others(
     write_scenes_dataset(data, scenes=4, rows=2, cols=2)
     out = tmp_path / "study"
     config = TrainConfig(**(FINE | {"init": str(parent), "epochs": 1, "crop": 16}))
-    summary = run_study(data, out, config, ["linknet"], [1], folds=2, size_unit="scenes")
+    options = StudyOptions(models=["linknet"], sizes=[1], folds=2, size_unit="scenes")
+    summary = run_study(data, out, config, options)
     assert summary["grouping"] == "scenes" and summary["size_unit"] == "scenes"
     with open(out / "runs.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["model"] != "zero-shot"]

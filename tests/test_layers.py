@@ -10,7 +10,17 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "quakeslide"
 # a module imports from its own layer or lower ones; each name is a top-level module or
 # subpackage of quakeslide
 LAYERS = [
-    {"errors", "classes", "folders", "allocator", "area_classes", "device", "options", "records"},
+    {
+        "errors",
+        "classes",
+        "folders",
+        "allocator",
+        "area_classes",
+        "device",
+        "options",
+        "records",
+        "catalogue",
+    },
     {"io", "models", "data", "reporting", "config", "synthetic"},
     {"inference", "evaluation", "export", "training", "bench"},
     {"cli", "cli_options", "demo", "__main__"},

@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch import nn
 
+from quakeslide.catalogue import LOSS_TERMS
 from quakeslide.errors import InputError
-from quakeslide.models.losses import LOSS_TERMS, make_loss
+from quakeslide.models.losses import make_loss
 
 # pixel 0: landslide, logits (0, 1); pixel 1: background, (0, 0.5); pixel 2: ignored
 LOGITS = torch.tensor([[[[0.0, 0.0, 3.0]], [[1.0, 0.5, -1.0]]]])

@@ -9,6 +9,7 @@ from torch import nn
 from quakeslide.models import (
     MODELS,
     LinkNet,
+    LiteSegmenter,
     SegmentationNet,
     UNet,
     build_model,
@@ -108,6 +109,9 @@ def test_registry() -> None:
         "lite0-linknet",
         "lite0-unet",
     ]
+    # the torch-free catalogue says ImageNet weights exist exactly for the nets that load them
+    for info in MODELS.values():
+        assert info.has_imagenet_weights == issubclass(info.cls, LiteSegmenter), info.name
 
 
 def test_models_table() -> None:

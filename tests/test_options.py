@@ -7,14 +7,18 @@ import pytest
 from typer.testing import CliRunner
 
 from quakeslide.cli import app
+from quakeslide.cli_options import YAML_ONLY
 from quakeslide.config import TrainConfig
 from quakeslide.errors import InputError
 from quakeslide.folders import RunFolder
 from quakeslide.options import (
+    CvOptions,
     EvaluateOptions,
+    ExportOptions,
     PredictOptions,
     PseudoLabelOptions,
     StageOptions,
+    StudyOptions,
     TileOptions,
 )
 from quakeslide.training.fit import run_config
@@ -25,6 +29,10 @@ COMMANDS = {
     "evaluate": EvaluateOptions,
     "pseudo-label": PseudoLabelOptions,
     "tile": TileOptions,
+    "cv": CvOptions,
+    "study": StudyOptions,
+    "export": ExportOptions,
+    "train": TrainConfig,
 }
 
 
@@ -38,11 +46,16 @@ def help_text(command: str) -> str:
 def test_every_field_is_an_option_with_the_fields_help_and_default(command):
     shown = help_text(command)
     for name, field in COMMANDS[command].model_fields.items():
+        if name in YAML_ONLY:
+            continue
         flag = "--" + name.replace("_", "-")
         assert flag in shown, flag
         assert " ".join(field.description.split()[:4]) in shown, (flag, field.description)
-        if field.default not in (None, ...) and not field.is_required():
-            assert f"(default {field.default})" in shown, flag
+        default = field.default
+        if isinstance(default, list):
+            default = ",".join(map(str, default))
+        if default not in (None, ...) and not field.is_required():
+            assert f"(default {default})" in shown, flag
 
 
 @pytest.mark.parametrize("options", [PredictOptions, EvaluateOptions])
@@ -77,8 +90,29 @@ def test_checks_across_fields_reach_a_python_caller_as_one_line():
     assert TileOptions.resolve(label_names="a,b", bands="3,2,1").label_names == {"a", "b"}
 
 
+def test_an_error_names_fields_for_python_callers_and_options_on_the_command_line(tmp_path):
+    with pytest.raises(InputError, match="size_unit scenes needs grouping scenes, not blocks"):
+        StudyOptions.resolve(size_unit="scenes", grouping="blocks")
+    assert StudyOptions.resolve(size_unit="scenes").grouping == "scenes"
+    with pytest.raises(InputError, match="tile apply to the deepness export only"):
+        ExportOptions.resolve(tile=64)
+    args = ["export", "m.ckpt", "--out", str(tmp_path / "m.onnx"), "--resolution", "50"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "--resolution apply to the --deepness export only" in result.output
+
+
+def test_study_models_and_sizes_are_read_from_text_and_checked():
+    options = StudyOptions.resolve(models="LinkNet,unet,linknet", sizes="10,20")
+    assert (options.models, options.sizes) == (["linknet", "unet"], [10, 20])
+    with pytest.raises(InputError, match="models: unknown model 'resnet'"):
+        StudyOptions.resolve(models="linknet,resnet")
+    with pytest.raises(InputError, match="sizes.0: input should be greater than or equal to 1"):
+        StudyOptions.resolve(sizes="0,5")
+
+
 def test_every_stage_options_refuse_unknown_names():
-    for options in [*COMMANDS.values(), TrainConfig]:
+    for options in COMMANDS.values():
         assert issubclass(options, StageOptions)
         with pytest.raises(InputError, match="no_such: extra inputs are not permitted"):
             options.resolve(no_such=1, split="u")

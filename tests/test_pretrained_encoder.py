@@ -31,6 +31,7 @@ from quakeslide.models.imagenet_weights import (
     load_imagenet_classifier,
     weights_file,
 )
+from quakeslide.options import StudyOptions
 from quakeslide.training.fit import train
 
 runner = CliRunner()
@@ -245,7 +246,8 @@ def test_a_transfer_study_from_a_pretrained_parent_adds_an_imagenet_only_row(
     parent = imagenet_run[0].best_checkpoint
     out = tmp_path / "study"
     config = TrainConfig(**(TINY | {"init": str(parent)}))
-    run_study(dataset, out, config, ["linknet"], [2], folds=2, grouping="random")
+    options = StudyOptions(models=["linknet"], sizes=[2], folds=2, grouping="random")
+    run_study(dataset, out, config, options)
     runs = out / "runs"
     variants = {v: json.loads((runs / f"{v}_n2_fold0" / "summary.json").read_text())
                 for v in ("scratch", "imagenet", "adapted", "adapted-frozen")}  # fmt: skip

@@ -14,6 +14,7 @@ from quakeslide.config import TrainConfig
 from quakeslide.data.dataset import TileDataset, list_stems
 from quakeslide.data.pseudo_dataset import PSEUDO_PREFIX, pseudo_mask, write_pseudo_labelled
 from quakeslide.errors import InputError
+from quakeslide.options import StudyOptions
 from quakeslide.training.fit import train
 
 runner = CliRunner()
@@ -124,8 +125,9 @@ def test_a_self_trained_study_pairs_every_run_with_one_on_its_pseudo_labels(
 
     out = tmp_path / "study"
     config = TrainConfig(**(FINE | {"init": str(parent), "epochs": 1}))
-    summary = run_study(dataset, out, config, ["linknet"], [2], folds=2, grouping="random",
-                        self_train=True)  # fmt: skip
+    options = StudyOptions(models=["linknet"], sizes=[2], folds=2, grouping="random",
+                           self_train=True)  # fmt: skip
+    summary = run_study(dataset, out, config, options)
     assert summary["self_train"] is True
     assert summary["models"] == ["scratch", "scratch+self", "adapted", "adapted+self",
                                  "adapted-frozen", "adapted-frozen+self"]  # fmt: skip
@@ -148,7 +150,6 @@ def test_a_self_trained_study_pairs_every_run_with_one_on_its_pseudo_labels(
     assert "adapted+self" in (out / "table1.md").read_text()
     # resumed: nothing is retrained or relabelled
     stamp = (pseudo / "dataset.json").stat().st_mtime_ns
-    again = run_study(dataset, out, config, ["linknet"], [2], folds=2, grouping="random",
-                      self_train=True)  # fmt: skip
+    again = run_study(dataset, out, config, options)
     assert again["runs"] == summary["runs"]
     assert (pseudo / "dataset.json").stat().st_mtime_ns == stamp

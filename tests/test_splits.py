@@ -70,7 +70,7 @@ def test_unknown_positions_fall_back_to_random(tmp_path):
     assert fold_groups(tmp_path, stems, 3)[1] == "random"
     with pytest.raises(InputError, match="no known position"):
         fold_groups(tmp_path, stems, 3, "blocks")
-    with pytest.raises(InputError, match="--folds"):
+    with pytest.raises(InputError, match="folds 7: need between 2 and 6"):
         fold_groups(tmp_path, stems, 7)
 
 

@@ -13,14 +13,20 @@ from quakeslide.cli_options import (
     Device,
     OneLineErrorsGroup,
     Precision,
-    ScoredEpoch,
     one_line_errors,
-    parse_ints,
     quiet_libraries,
     stage_options,
     training_options,
 )
-from quakeslide.options import EvaluateOptions, PredictOptions, PseudoLabelOptions, TileOptions
+from quakeslide.options import (
+    CvOptions,
+    EvaluateOptions,
+    ExportOptions,
+    PredictOptions,
+    PseudoLabelOptions,
+    StudyOptions,
+    TileOptions,
+)
 
 app = typer.Typer(cls=OneLineErrorsGroup, add_completion=False, no_args_is_help=True, help=__doc__)
 app.callback()(quiet_libraries)  # before every command
@@ -109,15 +115,12 @@ def train(
 @app.command()
 @one_line_errors
 @training_options(without=("num_nodes", "num_workers", "val_split"))
+@stage_options(CvOptions)
 def cv(
     dataset: Annotated[Path, typer.Argument(help="dataset folder (images/, masks/)")],
     out: Annotated[Path, typer.Option(help="cross-validation folder")],
-    folds: Annotated[int, typer.Option(help="number of folds")] = 5,
-    grouping: Annotated[
-        str, typer.Option(help="auto, blocks (touching tiles together), scenes or random")
-    ] = "auto",
-    score: ScoredEpoch = "best",
     *,
+    options: CvOptions,
     settings: dict[str, Any],
 ) -> None:
     """k-fold cross-validation; finished folds are kept and stopped ones resumed on rerun."""
@@ -125,7 +128,7 @@ def cv(
     from quakeslide.training.cv import cross_validate
 
     resolved = TrainConfig.resolve(settings.pop("config"), **settings)
-    summary = cross_validate(dataset, out, resolved, folds, grouping, score)
+    summary = cross_validate(dataset, out, resolved, options)
     for name, value in summary["metrics"].items():
         typer.echo(f"{name:<10} {value['mean']:.3f} ± {value['std']:.3f}")
     typer.echo(f"grouping {summary['grouping']}; results in {out}")
@@ -134,23 +137,15 @@ def cv(
 @app.command()
 @one_line_errors
 @training_options(without=("model", "num_nodes", "num_workers", "val_split", "freeze"))
+@stage_options(StudyOptions)
 def study(
     dataset: Annotated[Path, typer.Argument(help="dataset folder (images/, masks/)")],
     out: Annotated[Path, typer.Option(help="study folder")],
-    models: Annotated[str, typer.Option(help="comma separated")] = "unet,linknet",
-    sizes: Annotated[str, typer.Option(help="training-set sizes, nested")] = "100,200,300,400",
-    size_unit: Annotated[str, typer.Option(help="tiles, or scenes (whole images)")] = "tiles",
-    folds: Annotated[int, typer.Option(help="folds when no --val-split is given")] = 5,
-    grouping: Annotated[str, typer.Option(help="auto, blocks, scenes or random")] = "auto",
     val_split: Annotated[
         str | None, typer.Option(help="validate every run on this list (one fold), e.g. val")
     ] = None,
-    score: ScoredEpoch = "best",
-    self_train: Annotated[
-        bool,
-        typer.Option(help="each run again with the held-out tiles as its last epoch labelled them"),
-    ] = False,
     *,
+    options: StudyOptions,
     settings: dict[str, Any],
 ) -> None:
     """The paper's sample-size study and Table 1; rerun to resume (finished runs skipped)."""
@@ -159,12 +154,7 @@ def study(
     from quakeslide.training.study import run_study
 
     resolved = TrainConfig.resolve(settings.pop("config"), val_split=val_split, **settings)
-    model_list = [m.strip().lower() for m in models.split(",") if m.strip()]
-    size_list = parse_ints(sizes, "--sizes") or []
-    summary = run_study(
-        dataset, out, resolved, model_list, size_list, folds, grouping, size_unit, score,
-        self_train,
-    )  # fmt: skip
+    summary = run_study(dataset, out, resolved, options)
     typer.echo(StudyFolder(out).table_md.read_text())
     typer.echo(f"{summary['runs']} runs, {summary['wall_seconds'] / 3600:.2f} h; results in {out}")
 
@@ -201,19 +191,17 @@ def predict(
 
 @app.command()
 @one_line_errors
+@stage_options(ExportOptions)
 def export(
     checkpoint: Annotated[Path, typer.Argument(help="trained checkpoint (.ckpt)")],
     out: Annotated[Path, typer.Option(help="ONNX file to write")] = Path("model.onnx"),
-    opset: Annotated[int, typer.Option(help="ONNX opset (not with --deepness: 18)")] = 18,
-    deepness: Annotated[bool, typer.Option(help="for QGIS Deepness: static square input")] = False,
-    tile: Annotated[int | None, typer.Option(help="--deepness input side (training tile)")] = None,
-    resolution: Annotated[float | None, typer.Option(help="--deepness cm per pixel")] = None,
+    *,
+    options: ExportOptions,
 ) -> None:
     """Export to ONNX (dynamic batch, height, width), checked against torch on random input."""
-    from quakeslide.export import export_deepness, export_onnx
+    from quakeslide.export import export_model
 
-    result = (export_deepness(checkpoint, out, tile, resolution) if deepness
-              else export_onnx(checkpoint, out, opset))  # fmt: skip
+    result = export_model(checkpoint, out, options)
     typer.echo(
         f"{result.path}: max |onnxruntime - torch| = {result.max_abs_diff:.2e} (output),"
         f" {result.max_prob_diff:.2e} (probability)"

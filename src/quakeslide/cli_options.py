@@ -19,7 +19,7 @@ from pydantic.fields import FieldInfo
 from typer.core import TyperGroup
 
 from quakeslide.errors import InputError
-from quakeslide.options import TEXT_ON_COMMAND_LINE, comma_separated_ints, problem
+from quakeslide.options import TEXT_ON_COMMAND_LINE, problem
 
 try:  # typer >= 0.20 carries its own copy of click
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
@@ -85,25 +85,8 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", ".*Checkpoint directory .* exists and is not empty.*")
 
 
-def parse_ints(text: str | None, option: str) -> list[int] | None:
-    if text is None:
-        return None
-    try:
-        return comma_separated_ints(text)
-    except ValueError as err:
-        raise InputError(f"{option} {text!r}: {err}") from None
-
-
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda")]
 Precision = Annotated[str, typer.Option(help="auto, 32-true, bf16-mixed, 16-mixed")]
-ScoredEpoch = Annotated[
-    str,
-    typer.Option(
-        "--score",
-        help="which epoch scores a run: best (best on the held-out tiles, the paper's"
-        " protocol; optimistic) or last (chosen without looking at them)",
-    ),
-]
 MODEL_HELP = "checkpoint (.ckpt), run or cv folder, or several joined by commas (an ensemble)"
 
 
@@ -152,8 +135,10 @@ def _field_option(name: str, field: FieldInfo) -> Any:
     default = field.get_default(call_default_factory=True)
     help_text = field.description or ""
     if not field.is_required() and default is not None:
-        help_text += f" (default {default})"
-    option = typer.Option(flag(name), help=help_text, callback=_field_check(name, field, kind))
+        shown = ",".join(map(str, default)) if isinstance(default, list | tuple) else default
+        help_text += f" (default {shown})"
+    names = f"{flag(name)}/--no-{flag(name)[2:]}" if kind is bool else flag(name)
+    option = typer.Option(names, help=help_text, callback=_field_check(name, field, kind))
     return Annotated[kind | None, option]
 
 
@@ -167,7 +152,7 @@ def stage_options(
         {name: _field_option(name, field) for name, field in fields.items()},
         {name for name, field in fields.items() if field.is_required()},
         "options",
-        lambda given: options_type.resolve(**given),
+        lambda given: options_type.resolve(naming=flag, **given),
     )
 
 
@@ -204,74 +189,23 @@ def _keyword_options(
     return decorate
 
 
-def _option(kind: type, help: str) -> Any:
-    return Annotated[kind | None, typer.Option(help=help)]
-
-
-# Options of train, cv and study, each None unless given: the config file or the paper's
-# default fills in the rest (TrainConfig.resolve).
-TRAINING_OPTIONS: dict[str, Any] = {
-    "config": Annotated[Path | None, typer.Option("--config", help="YAML file of options")],
-    "model": _option(
-        str,
-        "linknet (default) or unet, the paper's; lite0-linknet or lite0-unet, an"
-        " EfficientNet-Lite0 encoder that starts from ImageNet",
-    ),
-    "encoder_weights": _option(
-        str, "imagenet (default for lite0-* models) or none (random start; the paper's nets)"
-    ),
-    "epochs": _option(int, "default 90"),
-    "batch_size": _option(int, "default 5"),
-    "lr": _option(float, "Adam learning rate (default 1e-3)"),
-    "step_size": _option(int, "StepLR period in epochs (default 30)"),
-    "loss": _option(str, "ce (default, the paper's), ce+dice, lovasz, focal; terms joined by +"),
-    "optimizer": _option(str, "adam (default) or adamw"),
-    "weight_decay": _option(float, "Adam L2 / AdamW decoupled weight decay (default 0)"),
-    "schedule": _option(str, "step (default: StepLR), cosine or onecycle"),
-    "warmup_epochs": _option(int, "epochs of linear warm-up (default 0)"),
-    "ema": _option(
-        float,
-        "validate and save an exponential moving average of the weights with this decay per"
-        " step, e.g. 0.998 (default 0: the weights as trained)",
-    ),
-    "augment": _option(int, "each tile 1x as is + (N-1)x augmented per epoch (default 5)"),
-    "first_copy": _option(
-        str,
-        "as-is (default, the paper's), dihedral: each epoch's first copy of a tile in a"
-        " random one of its 8 orientations (rotations by 90 degrees, flips), or jitter:"
-        " dihedral plus random gain, brightness, contrast, gamma and saturation",
-    ),
-    "crop": _option(int, "train on random crops of this side"),
-    "max_tiles": _option(int, "use at most this many tiles"),
-    "init": _option(str, "fine-tune: start from this checkpoint's weights"),
-    "freeze": _option(
-        str,
-        "with --init: encoder (train the decoder only), batchnorm (every batch norm kept as"
-        " the parent's) or none (default)",
-    ),
-    "encoder_lr_scale": _option(
-        float,
-        "the encoder's learning rate as a fraction of --lr, e.g. 0.1 with --init to keep more"
-        " of the parent's features (default 1)",
-    ),
-    "normalization": _option(str, "with --init: checkpoint (default) or dataset statistics"),
-    "seed": _option(int, "default 0"),
-    "accelerator": _option(str, "auto, cpu, cuda/gpu (default auto)"),
-    "devices": _option(int, "processes per node (DDP when > 1)"),
-    "num_nodes": _option(int, "machines (DDP)"),
-    "precision": _option(str, "auto, 32-true, bf16-mixed, 16-mixed (default auto)"),
-    "num_workers": _option(int, "data loader worker processes (default 0)"),
-    "train_split": _option(str, "e.g. train (reads train.txt)"),
-    "val_split": _option(str, "e.g. val (reads val.txt)"),
-}
+# TrainConfig fields set only in a config file
+YAML_ONLY = ("betas", "gamma", "val_fraction")
+CONFIG_FILE = Annotated[Path | None, typer.Option("--config", help="YAML file of options")]
 
 
 def training_options(*, without: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
-    """Add the shared training options to a command, handed to it as one dict `settings`.
+    """Add the training options to a command: `--config` and one per `TrainConfig` field
+    (help, default and bounds from the field), each None unless given, handed to it as one
+    dict `settings`; the config file or the paper's default fills in the rest
+    (`TrainConfig.resolve`). `without` names options the command does not take (or declares
+    itself)."""
+    from quakeslide.config import TrainConfig
 
-    `without` names options the command does not take (or declares itself).
-    """
-    names = [name for name in TRAINING_OPTIONS if name not in without]
-    return _keyword_options(
-        {name: TRAINING_OPTIONS[name] for name in names}, set(), "settings", lambda given: given
-    )
+    fields = TrainConfig.model_fields
+    options = {"config": CONFIG_FILE} | {
+        name: _field_option(name, field)
+        for name, field in fields.items()
+        if name not in (*YAML_ONLY, *without)
+    }
+    return _keyword_options(options, set(), "settings", lambda given: given)

@@ -22,6 +22,7 @@ from quakeslide.classes import CLASS_NAMES
 from quakeslide.errors import InputError
 from quakeslide.io.raster import atomic_path, refuse_output_over_input, writable_folder
 from quakeslide.models.checkpoint import NormalizedNet, load_net
+from quakeslide.options import ExportOptions
 
 CHECK_SHAPES = ((1, 256, 256), (3, 100, 130))
 DEEPNESS_OPSET = 18
@@ -45,6 +46,14 @@ class SoftmaxNet(torch.nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.net(image), dim=1)
+
+
+def export_model(checkpoint: Path, out: Path, options: ExportOptions | None = None) -> ExportResult:
+    """The plain export, or with `options.deepness` the one QGIS Deepness runs."""
+    options = options or ExportOptions()
+    if options.deepness:
+        return export_deepness(checkpoint, out, options.tile, options.resolution)
+    return export_onnx(checkpoint, out, options.opset)
 
 
 def export_onnx(checkpoint: Path, out: Path, opset: int = 18) -> ExportResult:
@@ -76,7 +85,7 @@ def export_deepness(
     net, meta = load_net(checkpoint)
     tile = tile or meta.get("tile_size") or 256
     if tile < 32:
-        raise InputError(f"--tile {tile}: the Deepness input must be at least 32 px")
+        raise InputError(f"tile {tile}: the Deepness input must be at least 32 px; give a tile")
     if resolution_cm is None and meta.get("pixel_size_m"):
         resolution_cm = round(meta["pixel_size_m"] * 100, 3)
     bands = len(meta["mean"])
@@ -116,10 +125,8 @@ def _export(
     import onnxruntime as ort
 
     net = net.eval()
-    if not 7 <= opset <= 23:
-        raise InputError(f"--opset {opset}: use 7..23 (18 recommended)")
     if Path(out).is_dir():
-        raise InputError(f"{out}: is a folder; --out names the ONNX file to write")
+        raise InputError(f"{out}: is a folder; name the ONNX file to write")
     writable_folder(Path(out).parent)
     with atomic_path(Path(out)) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -8,6 +8,8 @@ gets the same checks (`resolve` reports them as one `InputError` line).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -22,10 +24,19 @@ from pydantic import (
 )
 from typing_extensions import Self
 
+from quakeslide.catalogue import check_model_name
 from quakeslide.errors import InputError
 
 # a field typed on the command line as text, parsed by the field's own validator
 TEXT_ON_COMMAND_LINE = {"text": True}
+# how an error names a field: as itself, or as the command line's option (`resolve`)
+_field_naming: ContextVar[Callable[[str], str]] = ContextVar("field_naming", default=str)
+
+
+def named(field: str) -> str:
+    """A field's name as the error being written calls it: `size_unit` for a Python caller,
+    `--size-unit` on the command line."""
+    return _field_naming.get()(field)
 
 
 class StageOptions(BaseModel):
@@ -35,16 +46,21 @@ class StageOptions(BaseModel):
     what: ClassVar[str] = "options"  # what an error calls them
 
     @classmethod
-    def resolve(cls, base: Path | None = None, **given: Any) -> Self:
+    def resolve(
+        cls, base: Path | None = None, *, naming: Callable[[str], str] = str, **given: Any
+    ) -> Self:
         """Defaults, then the YAML file `base`, then the values given (not None); every
-        problem in one InputError line, each named by its field."""
+        problem in one InputError line, each field named by `naming` (see `named`)."""
         values = read_yaml(base) if base is not None else {}
         values.update({k: v for k, v in given.items() if v is not None})
+        token = _field_naming.set(naming)
         try:
             return cls(**values)
         except ValidationError as err:
             where = f"{base}: " if base is not None else ""
             raise InputError(f"{where}bad {cls.what}: {problems(err)}") from None
+        finally:
+            _field_naming.reset(token)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
@@ -54,7 +70,10 @@ def problems(err: ValidationError) -> str:
     """pydantic's errors as `field: problem; ...` (a check of several fields: the problem)."""
     found = []
     for error in err.errors():
-        where = ".".join(map(str, error["loc"]))
+        where = ".".join(
+            [named(str(part)) for part in error["loc"][:1]]
+            + [str(part) for part in error["loc"][1:]]
+        )
         found.append(f"{where}: {problem(error)}" if where else problem(error))
     return "; ".join(found)
 
@@ -95,6 +114,17 @@ def comma_separated_ints(value: Any) -> Any:
 
 def _comma_separated_names(value: Any) -> Any:
     return set(value.split(",")) if isinstance(value, str) else value
+
+
+def _model_list(value: Any) -> Any:
+    """Text "unet,linknet" (or a list) as known model names, in order, each once."""
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, list | tuple):
+        return value
+    names = [check_model_name(n.strip()) for n in names if n.strip()]
+    if not names:
+        raise ValueError("name at least one model")
+    return list(dict.fromkeys(names))
 
 
 def _rgb(value: Any) -> Any:
@@ -160,6 +190,21 @@ Bands = Annotated[
     Field(description="source bands as R,G,B, e.g. 3,2,1", json_schema_extra=TEXT_ON_COMMAND_LINE),
 ]
 BatchSize = Annotated[int, Field(ge=1, description="windows per forward pass")]
+Grouping = Annotated[
+    Literal["auto", "blocks", "scenes", "random"],
+    Field(
+        description="auto, blocks (touching tiles in one fold), scenes (a source scene's"
+        " tiles in one fold) or random; auto: blocks where tile positions are known"
+    ),
+]
+Folds = Annotated[int, Field(ge=2, description="number of folds")]
+ScoredEpoch = Annotated[
+    Literal["best", "last"],
+    Field(
+        description="which epoch scores a run: best (best on the held-out tiles, the paper's"
+        " protocol; optimistic) or last (chosen without looking at them)"
+    ),
+]
 
 
 SceneNormalization = normalization_field("scene", "each scene's")
@@ -262,5 +307,89 @@ class PseudoLabelOptions(StageOptions):
     @model_validator(mode="after")
     def low_below_high(self) -> Self:
         if self.low > self.high:
-            raise ValueError(f"low {self.low} / high {self.high}: need low <= high")
+            low, high = named("low"), named("high")
+            raise ValueError(f"{low} {self.low} / {high} {self.high}: need {low} <= {high}")
+        return self
+
+
+class CvOptions(StageOptions):
+    """`quakeslide cv`: how the tiles are cut into folds and how each fold's run is scored."""
+
+    what: ClassVar[str] = "cv options"
+    folds: Folds = 5
+    grouping: Grouping = "auto"
+    score: ScoredEpoch = "best"
+
+
+class StudyOptions(StageOptions):
+    """`quakeslide study`: which models, at which nested training-set sizes, over which
+    folds (the paper's sample-size study)."""
+
+    what: ClassVar[str] = "study options"
+    models: Annotated[
+        list[str],
+        BeforeValidator(_model_list),
+        Field(description="comma separated", json_schema_extra=TEXT_ON_COMMAND_LINE),
+    ] = ["unet", "linknet"]
+    sizes: Annotated[
+        list[Annotated[int, Field(ge=1)]],
+        BeforeValidator(comma_separated_ints),
+        Field(
+            min_length=1,
+            description="training-set sizes, nested, comma separated",
+            json_schema_extra=TEXT_ON_COMMAND_LINE,
+        ),
+    ] = [100, 200, 300, 400]
+    size_unit: Literal["tiles", "scenes"] = Field(
+        "tiles", description="tiles, or scenes (whole source images; folds by scene)"
+    )
+    folds: Folds = 5
+    grouping: Grouping = "auto"
+    score: ScoredEpoch = "best"
+    self_train: bool = Field(
+        False,
+        description="each run again with the held-out tiles as its last epoch labelled them",
+    )
+
+    @model_validator(mode="after")
+    def scenes_fold_by_scene(self) -> Self:
+        """Sizes counted in scenes need folds of whole scenes."""
+        if self.size_unit == "scenes":
+            if self.grouping not in ("auto", "scenes"):
+                raise ValueError(
+                    f"{named('size_unit')} scenes needs {named('grouping')} scenes,"
+                    f" not {self.grouping}"
+                )
+            self.grouping = "scenes"
+        return self
+
+
+class ExportOptions(StageOptions):
+    """`quakeslide export`: plain ONNX (dynamic shapes), or the static one QGIS Deepness runs."""
+
+    what: ClassVar[str] = "export options"
+    opset: Annotated[
+        int,
+        Field(
+            ge=7,
+            le=23,
+            description="ONNX opset, 7..23 (the Deepness export: 18)",
+            json_schema_extra=TEXT_ON_COMMAND_LINE,
+        ),
+    ] = 18
+    deepness: bool = Field(
+        False, description="for QGIS Deepness: static square input, probabilities out"
+    )
+    tile: int | None = Field(
+        None, ge=32, description="the Deepness input side; default: the training tile"
+    )
+    resolution: float | None = Field(
+        None, gt=0, description="the Deepness map's cm per pixel; default: the training tiles'"
+    )
+
+    @model_validator(mode="after")
+    def deepness_settings_need_deepness(self) -> Self:
+        given = [named(n) for n in ("tile", "resolution") if getattr(self, n) is not None]
+        if given and not self.deepness:
+            raise ValueError(f"{' and '.join(given)} apply to the {named('deepness')} export only")
         return self

@@ -11,11 +11,9 @@ import numpy as np
 
 from quakeslide.data.dataset import list_stems
 from quakeslide.data.positions import TilePosition, tile_positions
-from quakeslide.errors import InputError, check_choice
+from quakeslide.errors import InputError
 
 log = logging.getLogger(__name__)
-
-GROUPINGS = ("auto", "blocks", "scenes", "random")
 
 
 @dataclass(frozen=True)
@@ -91,9 +89,8 @@ def fold_groups(
     tile is its own group. `auto`: blocks when every tile's position is known (tiles.csv or
     offsets in names).
     """
-    check_choice("--grouping", grouping, GROUPINGS)
     if folds < 2 or folds > len(stems):
-        raise InputError(f"--folds {folds}: need between 2 and {len(stems)} folds")
+        raise InputError(f"folds {folds}: need between 2 and {len(stems)} (one per tile at most)")
     if grouping == "random":
         return {s: s for s in stems}, "random"
     positions = tile_positions(dataset, stems)

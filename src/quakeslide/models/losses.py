@@ -9,21 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from quakeslide.catalogue import check_loss_name
 from quakeslide.classes import IGNORE, LANDSLIDE
-from quakeslide.errors import InputError
-
-LOSS_TERMS: tuple[str, ...] = ("ce", "dice", "lovasz", "focal")
-
-
-def check_loss_name(name: str) -> str:
-    """`name` if every term is known and none repeats; else an InputError naming it."""
-    terms = name.split("+")
-    if not name or set(terms) - set(LOSS_TERMS) or len(set(terms)) < len(terms):
-        raise InputError(
-            f"loss {name!r}: use one of {', '.join(LOSS_TERMS)} or several joined by +"
-            " (each once), e.g. ce+dice"
-        )
-    return name
 
 
 def make_loss(name: str) -> nn.Module:

@@ -18,11 +18,11 @@ from quakeslide.data.splits import (
     neighbours_across_folds,
     nested_subset,
 )
-from quakeslide.errors import check_choice
 from quakeslide.folders import CvFolder, dataset_folders
 from quakeslide.io.raster import atomic_path, refuse_output_over_input, writable_folder
 from quakeslide.io.tables import write_csv
-from quakeslide.training.fit import SCORED_EPOCHS, scored_metrics, train_or_reuse
+from quakeslide.options import CvOptions
+from quakeslide.training.fit import scored_metrics, train_or_reuse
 
 METRICS = ("precision", "recall", "f1", "iou")
 
@@ -68,22 +68,22 @@ def cross_validate(
     dataset: Path,
     out: Path,
     config: TrainConfig,
-    folds: int = 5,
-    grouping: str = "auto",
-    score: str = "best",
+    options: CvOptions | None = None,
 ) -> dict:
     """Train one run per fold (finished folds are kept, stopped ones resumed); each fold
-    reports its best or its last epoch (`score`, see `scored_metrics`)."""
-    check_choice("--score", score, SCORED_EPOCHS)
+    reports its best or its last epoch (`options.score`, see `scored_metrics`)."""
+    options = options or CvOptions()
     refuse_output_over_input(out, dataset, within=dataset_folders(dataset))
     dataset, folder = Path(dataset), CvFolder(writable_folder(Path(out)))
     stems = dataset_pool(dataset, config)
-    splits, record = make_folds(dataset, stems, folds, grouping, config.seed, folder.folds_csv)
+    splits, record = make_folds(
+        dataset, stems, options.folds, options.grouping, config.seed, folder.folds_csv
+    )
     run_config = config.model_copy(update={"max_tiles": None})
     rows = []
     for k, split in enumerate(tqdm(splits, desc="folds", unit="fold")):
         result = train_or_reuse(dataset, folder.fold(k).root, run_config, split)
-        scored = scored_metrics(result, score)
+        scored = scored_metrics(result, options.score)
         rows.append(
             {
                 "fold": k,
@@ -98,7 +98,7 @@ def cross_validate(
     summary = {
         "model": config.model,
         **record,
-        "score": score,
+        "score": options.score,
         "metrics": mean_std(rows),
         "wall_seconds": round(sum(r["wall_seconds"] for r in rows), 1),
         "config": config.model_dump(mode="json"),

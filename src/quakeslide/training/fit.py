@@ -106,7 +106,7 @@ def train_or_reuse(dataset: Path, out: Path, config: TrainConfig, split: Split) 
     return finished_run(out, config) or train(dataset, out, config, split=split, resume=True)
 
 
-SCORED_EPOCHS = {"best": "best", "last": "final"}  # --score: the summary entry it reads
+SCORED_EPOCHS = {"best": "best", "last": "final"}  # a score option: the summary entry it reads
 
 
 def scored_metrics(result: RunResult, score: str = "best") -> dict:
@@ -253,26 +253,13 @@ def _segmenter(
     else:
         mean, std = _statistics(parent)
     module = LandslideSegmenter(
-        config.model,
+        config,
         mean,
         std,
         tile_size=int(train_set.images[0].shape[-1]),
-        lr=config.lr,
-        betas=config.betas,
-        step_size=config.step_size,
-        gamma=config.gamma,
-        loss=config.loss,
-        optimizer=config.optimizer,
-        weight_decay=config.weight_decay,
-        schedule=config.schedule,
-        warmup_epochs=config.warmup_epochs,
-        epochs=config.epochs,
         channels_last=_channels_last(plan, config.model),
         pixel_size_m=tile_pixel_size(dataset, train_set.stems[0]),
-        freeze=config.freeze,
         parent=parent.record() if parent else None,
-        encoder_lr_scale=config.encoder_lr_scale,
-        encoder_weights="imagenet" if imagenet else None,
     )
     if imagenet and starting:
         module.net.net.load_imagenet()

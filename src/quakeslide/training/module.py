@@ -8,6 +8,7 @@ import lightning as L
 import torch
 
 from quakeslide.classes import IGNORE, LANDSLIDE
+from quakeslide.config import TrainConfig
 from quakeslide.evaluation.pixel import Confusion
 from quakeslide.evaluation.thresholds import BINS, ThresholdSweep
 from quakeslide.models.checkpoint import CHECKPOINT_KEY, NormalizedNet, checkpoint_metadata
@@ -19,37 +20,39 @@ from quakeslide.training.schedules import make_schedule
 
 
 class LandslideSegmenter(L.LightningModule):
+    """The net of `config.model` with `config`'s loss, optimiser and schedule; `mean` / `std`
+    standardise its input, and go with `tile_size`, `pixel_size_m` and the `parent`'s
+    record into every checkpoint's metadata."""
+
     def __init__(
         self,
-        model: str,
+        config: TrainConfig,
         mean: list[float],
         std: list[float],
         tile_size: int,
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        step_size: int = 30,
-        gamma: float = 0.1,
-        loss: str = "ce",
-        optimizer: str = "adam",
-        weight_decay: float = 0.0,
-        schedule: str = "step",
-        warmup_epochs: int = 0,
-        epochs: int = 90,
+        *,
         channels_last: bool = False,
         pixel_size_m: float | None = None,
-        freeze: str = "none",
         parent: dict[str, str] | None = None,
-        encoder_lr_scale: float = 1.0,
-        encoder_weights: str | None = None,
     ):
         super().__init__()
-        self.save_hyperparameters(ignore=["channels_last"])
+        self.config = config
+        self.metadata = {
+            "model": config.model,
+            "mean": mean,
+            "std": std,
+            "tile_size": tile_size,
+            "pixel_size_m": pixel_size_m,
+            "parent": parent,
+            "encoder_weights": "imagenet" if config.starts_from_imagenet else None,
+        }
         self.layout = torch.channels_last if channels_last else torch.contiguous_format
-        self.net = NormalizedNet(model, mean, std)
-        self.frozen = frozen_part(self.net, freeze)
+        self.net = NormalizedNet(config.model, mean, std)
+        self.frozen = frozen_part(self.net, config.freeze)
         freeze_modules(self.frozen)
-        self.encoder = encoder_of(self.net, "encoder_lr_scale") if encoder_lr_scale != 1.0 else []
-        self.loss = make_loss(loss)
+        scaled = config.encoder_lr_scale != 1.0
+        self.encoder = encoder_of(self.net, "encoder_lr_scale") if scaled else []
+        self.loss = make_loss(config.loss)
         # validation tallies: plain tensors, not buffers, so that weight averaging (--ema),
         # which swaps every buffer for its average around validation, leaves them alone
         self.val_counts = torch.zeros(4, dtype=torch.long)
@@ -113,7 +116,7 @@ class LandslideSegmenter(L.LightningModule):
         self.log("val_threshold", self.calibrated_threshold, sync_dist=True)
 
     def configure_optimizers(self):
-        hp = self.hparams
+        hp = self.config
         optimizer = make_adam(
             self._parameter_groups(),
             hp.lr,
@@ -143,14 +146,11 @@ class LandslideSegmenter(L.LightningModule):
         encoder = [p for p in trained if id(p) in encoder_ids]
         groups = [{"params": rest}]
         if encoder:
-            scaled = self.hparams.lr * self.hparams.encoder_lr_scale
+            scaled = self.config.lr * self.config.encoder_lr_scale
             groups.append({"params": encoder, "lr": scaled})
         return groups
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        hp = self.hparams
         checkpoint[CHECKPOINT_KEY] = checkpoint_metadata(
-            hp.model, hp.mean, hp.std, hp.tile_size, threshold=self.calibrated_threshold,
-            pixel_size_m=hp.get("pixel_size_m"), parent=hp.get("parent"),
-            encoder_weights=hp.get("encoder_weights"),
-        )  # fmt: skip
+            **self.metadata, threshold=self.calibrated_threshold
+        )

@@ -15,7 +15,7 @@ from quakeslide.data.dataset import TileDataset, list_stems
 from quakeslide.data.pseudo_dataset import PSEUDO_SPLIT
 from quakeslide.data.splits import Split, nested_scenes, nested_subset
 from quakeslide.device import ComputePlan, plan_compute
-from quakeslide.errors import InputError, check_choice
+from quakeslide.errors import InputError
 from quakeslide.evaluation.run import score_net
 from quakeslide.folders import DatasetFolder, RunFolder, StudyFolder
 from quakeslide.inference.pseudo_label import label_tiles
@@ -23,11 +23,11 @@ from quakeslide.io.raster import atomic_path
 from quakeslide.io.tables import write_csv
 from quakeslide.models import count_parameters, has_imagenet_weights
 from quakeslide.models.checkpoint import NormalizedNet, load_net
+from quakeslide.options import StudyOptions
 from quakeslide.reporting.study_figures import plot_study
 from quakeslide.training.cv import METRICS, dataset_pool, make_folds, mean_std
-from quakeslide.training.fit import SCORED_EPOCHS, RunResult, scored_metrics, train_or_reuse
+from quakeslide.training.fit import RunResult, scored_metrics, train_or_reuse
 
-SIZE_UNITS = ("tiles", "scenes")
 SELF_TRAINED = "+self"  # the name suffix of a run's self-trained partner
 
 
@@ -49,13 +49,7 @@ def run_study(
     dataset: Path,
     out: Path,
     config: TrainConfig,
-    models: list[str],
-    sizes: list[int],
-    folds: int = 5,
-    grouping: str = "auto",
-    size_unit: str = "tiles",
-    score: str = "best",
-    self_train: bool = False,
+    options: StudyOptions | None = None,
 ) -> dict:
     """Every (model, size, fold) run, skipping finished ones; table1.csv/.md and figures.
 
@@ -65,16 +59,12 @@ def run_study(
     `<model>+self`, trained alike on its tiles plus the fold's held-out tiles as its last
     epoch labelled them (pseudo-labels; their true masks are only scored).
     """
-    check_choice("--score", score, SCORED_EPOCHS)
-    check_choice("--size-unit", size_unit, SIZE_UNITS)
-    for name in models:
-        TrainConfig.resolve(model=name)  # an unknown model: refused before any run
-    if size_unit == "scenes":
-        grouping = "scenes" if grouping == "auto" else grouping
-        if grouping != "scenes":
-            raise InputError(f"--size-unit scenes needs --grouping scenes, not {grouping}")
+    options = options or StudyOptions()
+    models, sizes, size_unit, score = (
+        options.models, options.sizes, options.size_unit, options.score
+    )  # fmt: skip
     dataset, folder = Path(dataset), StudyFolder(Path(out))
-    splits, record = study_folds(dataset, config, folds, grouping, folder.folds_csv)
+    splits, record = study_folds(dataset, config, options.folds, options.grouping, folder.folds_csv)
     draws = [partial(_draw, dataset, split.train, size_unit, config.seed + k)
              for k, split in enumerate(splits)]  # fmt: skip
     for draw in draws:
@@ -95,7 +85,7 @@ def run_study(
         run = folder.run(model, size, k)
         result = train_or_reuse(dataset, run.root, run_config, split)
         rows.append(study_row(model, size, k, len(split.train), result, score))
-        if self_train:
+        if options.self_train:
             pseudo_folder = folder.pseudo_dataset(model, size, k)
             labelled = _pseudo_labelled(dataset, pseudo_folder, run, split, plan)
             pseudo = list_stems(labelled, PSEUDO_SPLIT)
@@ -113,7 +103,7 @@ def run_study(
     summary = {
         **record,
         "models": list(dict.fromkeys(r["model"] for r in rows if r["model"] != "zero-shot")),
-        "self_train": self_train,
+        "self_train": options.self_train,
         "sizes": sizes,
         "size_unit": size_unit,
         "score": score,
