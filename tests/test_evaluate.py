@@ -15,6 +15,7 @@ from quakeslide.evaluation.objects import match_objects
 from quakeslide.evaluation.pixel import Confusion
 from quakeslide.evaluation.thresholds import ThresholdSweep
 from quakeslide.folders import EvaluationFolder
+from quakeslide.records import EvaluationMetrics
 
 runner = CliRunner()
 
@@ -33,14 +34,15 @@ def test_metrics_equal_counts_worked_out_by_hand(tmp_path):
     empty = np.zeros((4, 4), np.uint8)
     root = write_tiles(tmp_path / "ds", {"a": (PRED_A, TRUTH_A), "b": (empty > 0, empty)})
     result, _ = evaluate_model(BAND_ZERO, TileDataset(root, ["a", "b"]), progress=False)
-    metrics = write_evaluation(result, EvaluationFolder(tmp_path / "eval"), {})
-    assert (metrics["tp"], metrics["fp"], metrics["fn"], metrics["tn"]) == (3, 1, 1, 25)
-    assert metrics["precision"] == pytest.approx(3 / 4)
-    assert metrics["recall"] == pytest.approx(3 / 4)
-    assert metrics["f1"] == pytest.approx(6 / 8)
-    assert metrics["iou"] == pytest.approx(3 / 5)
-    assert metrics["accuracy"] == pytest.approx(28 / 30)
-    per_tile = metrics["per_tile_mean"]
+    source = {"checkpoint": "m.ckpt", "model": "linknet", "dataset": str(root)}
+    metrics = write_evaluation(result, EvaluationFolder(tmp_path / "eval"), source)
+    assert (metrics.tp, metrics.fp, metrics.fn, metrics.tn) == (3, 1, 1, 25)
+    assert metrics.precision == pytest.approx(3 / 4)
+    assert metrics.recall == pytest.approx(3 / 4)
+    assert metrics.f1 == pytest.approx(6 / 8)
+    assert metrics.iou == pytest.approx(3 / 5)
+    assert metrics.accuracy == pytest.approx(28 / 30)
+    per_tile = metrics.per_tile_mean
     # tile b has no F1 (nothing true or predicted): it is left out of the mean, not a 0
     assert per_tile["f1"] == pytest.approx(0.75) and per_tile["f1_tiles"] == 1
     assert per_tile["accuracy"] == pytest.approx((12 / 14 + 1.0) / 2)
@@ -48,10 +50,10 @@ def test_metrics_equal_counts_worked_out_by_hand(tmp_path):
     assert [r["stem"] for r in rows] == ["a", "b"]
     assert float(rows[0]["f1"]) == pytest.approx(0.75) and rows[1]["f1"] == ""
     assert (rows[0]["tp"], rows[0]["fp"], rows[0]["fn"], rows[0]["tn"]) == ("3", "1", "1", "9")
-    objects = metrics["objects"]["by_class"]["all"]
+    objects = metrics.objects["by_class"]["all"]
     # the true 2x2 block and the predicted 4-pixel region share 3 pixels: IoU 3/5 >= 0.5
     assert (objects["truth"], objects["detected"], objects["false_alarms"]) == (1, 1, 0)
-    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["f1"] == metrics["f1"]
+    assert EvaluationMetrics.read(tmp_path / "eval" / "metrics.json") == metrics
 
 
 def test_object_rule_iou_half_and_size_classes():

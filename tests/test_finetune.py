@@ -65,7 +65,7 @@ def test_a_fine_tuned_run_starts_from_the_parents_weights(dataset, parent, tmp_p
     train(dataset, tmp_path / "scratch", TrainConfig(**FINE), callbacks=[scratch])
     assert scratch.losses[0] != pytest.approx(scratch.losses[1], rel=1e-3)  # the check can fail
     record = {"path": str(parent), "sha256": hashlib.sha256(parent.read_bytes()).hexdigest()}
-    assert result.summary["parent"] == record
+    assert result.summary.parent == record
     assert load_net(result.best_checkpoint)[1]["parent"] == record
     saved = (tmp_path / "fine" / "config.yaml").read_text()
     assert f"init: {parent}" in saved
@@ -246,7 +246,7 @@ def test_a_study_sized_in_scenes_trains_on_whole_scenes_and_validates_on_others(
     config = TrainConfig(**(FINE | {"init": str(parent), "epochs": 1, "crop": 16}))
     options = StudyOptions(models=["linknet"], sizes=[1], folds=2, size_unit="scenes")
     summary = run_study(data, out, config, options)
-    assert summary["grouping"] == "scenes" and summary["size_unit"] == "scenes"
+    assert summary.grouping == "scenes" and summary.size_unit == "scenes"
     with open(out / "runs.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["model"] != "zero-shot"]
     assert {r["tiles"] for r in rows} == {"4"}  # one scene of 2 x 2 tiles

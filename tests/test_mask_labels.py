@@ -121,7 +121,7 @@ def test_black_plus_one_colour_is_detected_with_a_note(tmp_path, caplog):
     two = rgb_image(labels, landslide=(255, 255, 0), background=(0, 0, 0))
     two[0, 0] = (0, 0, 255)  # a second colour: ambiguous again
     Image.fromarray(two).save(path)
-    with pytest.raises(InputError, match=r"neither the landslide colour.*--mask-color"):
+    with pytest.raises(InputError, match=r"neither the landslide colour.*use mask_color"):
         read_mask_labels(path, H, W)
 
 

@@ -97,7 +97,7 @@ def test_imagenet_start_copies_the_published_weights(imagenet_run):
     assert meta["mean"] == pytest.approx(IMAGENET_LITE_MEAN)
     assert meta["std"] == pytest.approx(IMAGENET_LITE_STD)
     assert meta["encoder_weights"] == "imagenet" and meta["model"] == "lite0-linknet"
-    assert result.summary["encoder_weights"] == "imagenet"
+    assert result.summary.encoder_weights == "imagenet"
 
 
 def test_encoder_weights_none_starts_at_random(dataset, tmp_path):
@@ -110,7 +110,7 @@ def test_encoder_weights_none_starts_at_random(dataset, tmp_path):
     _, meta = load_net(result.best_checkpoint)
     assert "encoder_weights" not in meta
     assert meta["mean"] != pytest.approx(IMAGENET_LITE_MEAN, abs=1e-3)  # the tiles' own
-    assert result.summary["encoder_weights"] == "none"
+    assert result.summary.encoder_weights == "none"
 
 
 def test_a_checkpoint_loads_without_the_weights_package(imagenet_run, monkeypatch):

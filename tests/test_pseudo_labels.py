@@ -111,7 +111,7 @@ def test_the_pseudo_label_command_writes_a_dataset_train_reads(dataset, parent, 
     assert info["model"] == str(parent) and info["tta"] == "flip"
     run = train(out, tmp_path / "run", TrainConfig(**(TINY | {"epochs": 1, "train_split":
                 "with-pseudo", "val_split": "unlabelled"})))  # fmt: skip
-    assert run.summary["train_tiles"] == 7
+    assert run.summary.train_tiles == 7
     bad = runner.invoke(app, args[:4] + [str(tmp_path / "x"), "--split", "unlabelled",
                                          "--low", "0.9", "--high", "0.1"])  # fmt: skip
     assert bad.exit_code == 2 and "low <= high" in bad.output
@@ -128,8 +128,8 @@ def test_a_self_trained_study_pairs_every_run_with_one_on_its_pseudo_labels(
     options = StudyOptions(models=["linknet"], sizes=[2], folds=2, grouping="random",
                            self_train=True)  # fmt: skip
     summary = run_study(dataset, out, config, options)
-    assert summary["self_train"] is True
-    assert summary["models"] == ["scratch", "scratch+self", "adapted", "adapted+self",
+    assert summary.self_train is True
+    assert summary.models == ["scratch", "scratch+self", "adapted", "adapted+self",
                                  "adapted-frozen", "adapted-frozen+self"]  # fmt: skip
     with open(out / "runs.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -151,5 +151,5 @@ def test_a_self_trained_study_pairs_every_run_with_one_on_its_pseudo_labels(
     # resumed: nothing is retrained or relabelled
     stamp = (pseudo / "dataset.json").stat().st_mtime_ns
     again = run_study(dataset, out, config, options)
-    assert again["runs"] == summary["runs"]
+    assert again.runs == summary.runs
     assert (pseudo / "dataset.json").stat().st_mtime_ns == stamp

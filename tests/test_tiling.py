@@ -133,7 +133,7 @@ def test_vector_without_crs_needs_assume_crs(scene, tmp_path):
             meta["fields"],
             geometry_type="MultiPolygon",
         )
-    with pytest.raises(InputError, match="no CRS.*--assume-crs"):
+    with pytest.raises(InputError, match="no CRS.*pass assume_crs"):
         tile_scenes([scene.image_path], tmp_path / "nocrs.gpkg", tmp_path / "ds", progress=False)
     assert list(tmp_path.iterdir()) == [tmp_path / "nocrs.gpkg"]
     tile_scenes(

@@ -96,8 +96,8 @@ def test_a_resumed_run_ends_like_an_uninterrupted_one(dataset, tmp_path, recipe)
     b = weights(resumed.run / "checkpoints" / "last.ckpt")
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert resumed.summary["best"] == whole.summary["best"]
-    assert resumed.summary["finished"] and resumed.summary["epochs"] == 3
+    assert resumed.summary.best == whole.summary.best
+    assert resumed.summary.finished and resumed.summary.epochs == 3
 
 
 def test_same_seed_same_metrics_other_seed_other_metrics(dataset, tmp_path):
@@ -138,18 +138,18 @@ def test_run_folder_contents(dataset, tmp_path, caplog):
 def test_training_records_the_f1_best_validation_threshold(dataset, tmp_path):
     """best.ckpt and summary.json carry the threshold of the same sweep evaluate runs."""
     result = train(dataset, tmp_path / "run", TrainConfig(**(TINY | {"epochs": 2})))
-    best = result.summary["best"]
-    assert 0.0 < best["threshold"] < 1.0
+    best = result.summary.best
+    assert 0.0 < best.threshold < 1.0
     meta = torch.load(result.best_checkpoint, weights_only=True)[CHECKPOINT_KEY]
-    assert meta["threshold"] == pytest.approx(best["threshold"])
+    assert meta["threshold"] == pytest.approx(best.threshold)
     rows = metric_rows(result.run)
-    assert float(rows[best["epoch"]]["val_threshold"]) == pytest.approx(best["threshold"])
+    assert float(rows[best.epoch]["val_threshold"]) == pytest.approx(best.threshold)
     plan = plan_compute("cpu", "32-true")
     net, _ = load_net(result.best_checkpoint)
     val = TileDataset(dataset, choose_split(dataset, TrainConfig(**TINY)).val)
     evaluation, _ = evaluate_model(torch_engine(net, plan), val)
     # the same tiles scored by evaluate: the same F1-best threshold
-    assert evaluation.sweep.best()["threshold"] == pytest.approx(best["threshold"], abs=1e-3)
+    assert evaluation.sweep.best()["threshold"] == pytest.approx(best.threshold, abs=1e-3)
 
 
 def test_ema_validates_and_saves_the_averaged_weights(dataset, tmp_path):
@@ -163,8 +163,8 @@ def test_ema_validates_and_saves_the_averaged_weights(dataset, tmp_path):
     net, _ = load_net(result.best_checkpoint)
     val = TileDataset(dataset, choose_split(dataset, TrainConfig(**TINY)).val)
     evaluation, _ = evaluate_model(torch_engine(net, plan_compute("cpu", "32-true")), val)
-    assert evaluation.micro.f1 == pytest.approx(result.summary["best"]["f1"], abs=1e-4)
-    assert result.summary["ema"] == 0.9
+    assert evaluation.micro.f1 == pytest.approx(result.summary.best.f1, abs=1e-4)
+    assert result.summary.ema == 0.9
 
 
 def test_masks_without_any_landslide_are_refused(tmp_path):

@@ -104,10 +104,10 @@ def train(
     result = run_training(dataset, out, resolved, resume=resume)
     if not is_launch_rank_zero():
         return
-    if best := result.summary["best"]:
+    if best := result.summary.best:
         typer.echo(
-            f"best epoch {best['epoch']}: F1 {best['f1']:.3f} precision {best['precision']:.3f}"
-            f" recall {best['recall']:.3f} IoU {best['iou']:.3f}"
+            f"best epoch {best.epoch}: F1 {best.f1:.3f} precision {best.precision:.3f}"
+            f" recall {best.recall:.3f} IoU {best.iou:.3f}"
         )
     typer.echo(f"run folder: {result.run}\nbest checkpoint: {result.best_checkpoint}")
 
@@ -129,9 +129,9 @@ def cv(
 
     resolved = TrainConfig.resolve(settings.pop("config"), **settings)
     summary = cross_validate(dataset, out, resolved, options)
-    for name, value in summary["metrics"].items():
-        typer.echo(f"{name:<10} {value['mean']:.3f} ± {value['std']:.3f}")
-    typer.echo(f"grouping {summary['grouping']}; results in {out}")
+    for name, value in summary.metrics.items():
+        typer.echo(f"{name:<10} {value.mean:.3f} ± {value.std:.3f}")
+    typer.echo(f"grouping {summary.grouping}; results in {out}")
 
 
 @app.command()
@@ -156,7 +156,7 @@ def study(
     resolved = TrainConfig.resolve(settings.pop("config"), val_split=val_split, **settings)
     summary = run_study(dataset, out, resolved, options)
     typer.echo(StudyFolder(out).table_md.read_text())
-    typer.echo(f"{summary['runs']} runs, {summary['wall_seconds'] / 3600:.2f} h; results in {out}")
+    typer.echo(f"{summary.runs} runs, {summary.wall_seconds / 3600:.2f} h; results in {out}")
 
 
 @app.command()
@@ -223,13 +223,13 @@ def evaluate(
     from quakeslide.folders import EvaluationFolder
 
     metrics = run_evaluation(checkpoint, dataset, out, options)
-    best = metrics["best_threshold"]
+    best = metrics.best_threshold
     typer.echo(
-        f"{metrics['tiles']} tiles, threshold {metrics['threshold']:.3f}: precision"
-        f" {metrics['precision']:.3f} recall {metrics['recall']:.3f} F1 {metrics['f1']:.3f} IoU"
-        f" {metrics['iou']:.3f} (F1-best threshold {best['threshold']:.2f}: F1 {best['f1']:.3f})"
+        f"{metrics.tiles} tiles, threshold {metrics.threshold:.3f}: precision"
+        f" {metrics.precision:.3f} recall {metrics.recall:.3f} F1 {metrics.f1:.3f} IoU"
+        f" {metrics.iou:.3f} (F1-best threshold {best['threshold']:.2f}: F1 {best['f1']:.3f})"
     )
-    if forgiving := metrics["outline_tolerance"]:
+    if forgiving := metrics.outline_tolerance:
         typer.echo(
             f"  pixels within {forgiving['pixels']} px of a drawn outline left out"
             f" ({forgiving['left_out']:.1%}): precision {forgiving['precision']:.3f} recall"

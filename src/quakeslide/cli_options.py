@@ -19,7 +19,7 @@ from pydantic.fields import FieldInfo
 from typer.core import TyperGroup
 
 from quakeslide.errors import InputError
-from quakeslide.options import TEXT_ON_COMMAND_LINE, problem
+from quakeslide.options import TEXT_ON_COMMAND_LINE, fields_named, problem
 
 try:  # typer >= 0.20 carries its own copy of click
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
@@ -59,7 +59,8 @@ def one_line_errors(command: Callable) -> Callable:
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            with fields_named(flag):
+                return command(*args, **kwargs)
         except InputError as err:
             message = " ".join(str(err).split())
         except OSError as err:
@@ -152,7 +153,7 @@ def stage_options(
         {name: _field_option(name, field) for name, field in fields.items()},
         {name for name, field in fields.items() if field.is_required()},
         "options",
-        lambda given: options_type.resolve(naming=flag, **given),
+        lambda given: options_type.resolve(**given),
     )
 
 

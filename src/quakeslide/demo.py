@@ -99,8 +99,8 @@ def run_demo(out: Path, settings: DemoSettings = DemoSettings(), echo: Callable 
         "landslides_true": test_scene.n_landslides,
         "landslides_mapped": prediction.count,
         "mapped_area_m2": prediction.total_area_m2,
-        "best_val_f1": run.summary["best_val_f1"],
-        "precision_mode": run.summary["precision"],
+        "best_val_f1": run.summary.best_val_f1,
+        "precision_mode": run.summary.precision,
         "seconds": timings | {"total": round(time.perf_counter() - started, 1)},
         "settings": asdict(s),
         "outputs": {k: str(v) for k, v in asdict(outputs).items()} | {"run": str(run.run)},
@@ -116,7 +116,7 @@ def run_demo(out: Path, settings: DemoSettings = DemoSettings(), echo: Callable 
         f"\ntest scene: precision {m.precision:.3f}  recall {m.recall:.3f}  F1 {m.f1:.3f}"
         f"  ({prediction.count} landslides mapped, {test_scene.n_landslides} true)"
     )
-    echo(f"wall time {result['seconds']['total']:.0f} s ({run.summary['precision']})")
+    echo(f"wall time {result['seconds']['total']:.0f} s ({run.summary.precision})")
     echo("outputs:")
     for name, path in result["outputs"].items():
         echo(f"  {name:<12} {path}")

@@ -8,7 +8,8 @@ gets the same checks (`resolve` reports them as one `InputError` line).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -34,9 +35,19 @@ _field_naming: ContextVar[Callable[[str], str]] = ContextVar("field_naming", def
 
 
 def named(field: str) -> str:
-    """A field's name as the error being written calls it: `size_unit` for a Python caller,
-    `--size-unit` on the command line."""
+    """An option as an error or hint calls it: `size_unit` for a Python caller,
+    `--size-unit` on the command line (see `fields_named`)."""
     return _field_naming.get()(field)
+
+
+@contextmanager
+def fields_named(naming: Callable[[str], str]) -> Iterator[None]:
+    """Within: `named` calls each option `naming(name)` (the command line: its flag)."""
+    token = _field_naming.set(naming)
+    try:
+        yield
+    finally:
+        _field_naming.reset(token)
 
 
 class StageOptions(BaseModel):
@@ -46,21 +57,20 @@ class StageOptions(BaseModel):
     what: ClassVar[str] = "options"  # what an error calls them
 
     @classmethod
-    def resolve(
-        cls, base: Path | None = None, *, naming: Callable[[str], str] = str, **given: Any
-    ) -> Self:
+    def resolve(cls, base: Path | None = None, **given: Any) -> Self:
         """Defaults, then the YAML file `base`, then the values given (not None); every
-        problem in one InputError line, each field named by `naming` (see `named`)."""
+        problem in one InputError line, each field named by `named` (by its own name where
+        a YAML file is read: it may come from there)."""
         values = read_yaml(base) if base is not None else {}
         values.update({k: v for k, v in given.items() if v is not None})
-        token = _field_naming.set(naming)
         try:
-            return cls(**values)
+            if base is None:
+                return cls(**values)
+            with fields_named(str):
+                return cls(**values)
         except ValidationError as err:
             where = f"{base}: " if base is not None else ""
             raise InputError(f"{where}bad {cls.what}: {problems(err)}") from None
-        finally:
-            _field_naming.reset(token)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

@@ -72,20 +72,114 @@ class PredictionSummary(Record):
         return self.total_area_m2 if self.area_unit == "m2" else self.total_area_px
 
 
-class ResultRecord(dict):
-    """An untyped result file's JSON whose missing keys (at any depth) name the file in one
-    line (study and cv summaries, metrics.json)."""
+class EpochScores(Record):
+    """An epoch's scores on the held-out tiles (threshold: the F1-best one of its sweep)."""
 
-    def __init__(self, data: dict, path: Path) -> None:
-        super().__init__(
-            {k: ResultRecord(v, path) if isinstance(v, dict) else v for k, v in data.items()}
-        )
-        self.path = path
-
-    def __missing__(self, key: str) -> object:
-        raise InputError(f"{self.path}: has no {key!r} (broken, or not written by quakeslide)")
+    epoch: int
+    precision: float
+    recall: float
+    f1: float
+    iou: float
+    threshold: float | None = None
 
 
-def read_result_json(path: Path) -> ResultRecord:
-    """A quakeslide result file; a broken one is an InputError naming it."""
-    return ResultRecord(read_json_object(path), Path(path))
+class RunSummary(Record):
+    """RUN/summary.json: what a training run did, on what, and how well it scored."""
+
+    model: str
+    encoder_weights: Literal["imagenet", "none"] = "none"
+    parameters: int
+    train_tiles: int
+    val_tiles: int
+    augment: int = 1
+    first_copy: str = "as-is"
+    ema: float = 0.0
+    crop: int | None = None
+    parent: dict | None = None  # a fine-tuned run's parent checkpoint
+    freeze: str | None = None  # with a parent
+    epochs: int
+    finished: bool
+    best: EpochScores | None  # None: no epoch validated yet
+    final: EpochScores | None
+    best_val_f1: float
+    wall_seconds: float
+    device: str
+    devices: int = 1
+    precision: str
+    precision_reason: str = ""
+    cpu_threads: int | None = None
+    torch: str | None = None
+
+
+class MeanStd(Record):
+    mean: float
+    std: float  # sample standard deviation (ddof 1; 0 for one value)
+
+
+class FoldsRecord(Record):
+    """How the folds of a cv or study were made (fold_tiles and neighbour pairs: not for a
+    single named validation split)."""
+
+    folds: int
+    grouping: str
+    fold_tiles: list[int] | None = None
+    neighbour_pairs_across_folds: int | None = None  # None: tile positions unknown
+
+
+class CvSummary(FoldsRecord):
+    """CV/summary.json: the mean and spread over folds of each pixel metric."""
+
+    model: str
+    score: Literal["best", "last"] = "best"
+    metrics: dict[str, MeanStd]
+    wall_seconds: float
+    config: dict
+
+
+class StudySummary(FoldsRecord):
+    """STUDY/summary.json: what the sample-size study ran (its table is table1.csv)."""
+
+    models: list[str]
+    self_train: bool = False
+    sizes: list[int]
+    size_unit: Literal["tiles", "scenes"] = "tiles"
+    score: Literal["best", "last"] = "best"
+    runs: int
+    wall_seconds: float
+    figures: list[str]
+    config: dict
+
+
+class PixelScores(Record):
+    """Pixel metrics of the landslide class, and the confusion counts they come from."""
+
+    precision: float
+    recall: float
+    f1: float
+    iou: float
+    accuracy: float
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+
+
+class EvaluationMetrics(PixelScores):
+    """EVAL/metrics.json (and compare/metrics.json): one model's scores on a set of tiles;
+    the pixel scores over all pixels (micro) at `threshold`."""
+
+    checkpoint: str
+    model: str
+    dataset: str
+    split: str | None = None
+    pixel_size_m: float | None = None
+    tta: str = "none"
+    normalization: str = "checkpoint"
+    parent: dict | None = None  # a fine-tuned model's parent checkpoint
+    threshold: float
+    tiles: int
+    per_tile_mean: dict[str, float | int | None]  # each metric over the tiles it is defined on
+    outline_tolerance: dict | None = None  # scores with pixels near drawn outlines left out
+    outline_curve: list[dict] | None = None  # the same for 0..N px
+    objects: dict | None = None  # landslides as objects: detection and false-alarm counts
+    best_threshold: dict  # the sweep's F1-best threshold, reported only

@@ -28,6 +28,7 @@ from quakeslide.device import choose_device, configure_cpu_threads, cpu_flags
 from quakeslide.errors import InputError
 from quakeslide.io.raster import atomic_path, writable_folder
 from quakeslide.models import model_names
+from quakeslide.options import named
 
 MODELS = ("unet", "linknet")
 TRAIN_FLOPS_FACTOR = 3  # forward + backward (two products per weight gradient and input)
@@ -67,7 +68,9 @@ def run_bench(
         raise InputError("size >= 32, seconds > 0 and batch sizes >= 1 are needed")
     device = choose_device(device)
     if emulate_avx2 and device != "cpu":
-        raise InputError("--emulate-avx2 applies to the CPU only (use --device cpu)")
+        raise InputError(
+            f"{named('emulate_avx2')} applies to the CPU only (use {named('device')} cpu)"
+        )
     writable_folder(out)
     flags = avx2_flags(cpu_flags()) if emulate_avx2 else None
     environment = AVX2_ENVIRONMENT if emulate_avx2 else {}

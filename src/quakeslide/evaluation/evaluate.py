@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from quakeslide.folders import EvaluationFolder
 from quakeslide.inference.engines import Engine
 from quakeslide.io.raster import atomic_path
 from quakeslide.io.tables import write_csv
+from quakeslide.records import EvaluationMetrics
 
 PIXEL_METRICS = ("precision", "recall", "f1", "iou", "accuracy")
 
@@ -147,12 +147,14 @@ def evaluate_model(
     return result, predictions
 
 
-def write_evaluation(result: Evaluation, folder: EvaluationFolder, extra: dict) -> dict:
+def write_evaluation(
+    result: Evaluation, folder: EvaluationFolder, extra: dict
+) -> EvaluationMetrics:
     """metrics.json, per_tile.csv and pr_curve.csv in `folder`; returns the metrics."""
     folder.root.mkdir(parents=True, exist_ok=True)
-    metrics = {**extra, **result.metrics()}
+    metrics = EvaluationMetrics(**extra, **result.metrics())
     with atomic_path(folder.metrics) as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2))
+        tmp.write_text(metrics.to_json())
     rows = [
         {"stem": stem, **{k: _csv(c.defined(k)) for k in PIXEL_METRICS}, **c.__dict__}
         for stem, c in zip(result.stems, result.per_tile, strict=True)

@@ -31,6 +31,7 @@ from quakeslide.inference.tta import with_tta
 from quakeslide.io.raster import refuse_output_over_input, writable_folder
 from quakeslide.models.checkpoint import NormalizedNet
 from quakeslide.options import EvaluateOptions, Tta
+from quakeslide.records import EvaluationMetrics
 from quakeslide.reporting.outline_curve import plot_outline_curves
 from quakeslide.reporting.panels import ModelView, PanelTile, plot_panels
 from quakeslide.reporting.pr_curve import plot_pr_curves
@@ -38,7 +39,7 @@ from quakeslide.reporting.pr_curve import plot_pr_curves
 
 def run_evaluation(
     checkpoint: Path, dataset: Path, out: Path, options: EvaluateOptions | None = None
-) -> dict:
+) -> EvaluationMetrics:
     """Evaluate `checkpoint` (and `options.compare`) and write the folder; returns
     metrics.json.
 
@@ -87,7 +88,7 @@ def run_evaluation(
     curves = {name: result.sweep.curve() for (result, _), name in zip(results, names, strict=True)}
     plot_pr_curves(curves, dict(zip(names, cuts, strict=True)), folder.pr_curve_png)
     if tolerance:
-        outline_curves = {name: m["outline_curve"] for name, m in zip(names, written, strict=True)}
+        outline_curves = {name: m.outline_curve for name, m in zip(names, written, strict=True)}
         plot_outline_curves(outline_curves, folder.outline_curve_png)
     _write_panels(tiles, results, names, folder.panels, o.panels)
     return written[0]

@@ -15,6 +15,7 @@ from quakeslide.data.dataset import Statistics
 from quakeslide.device import ComputePlan
 from quakeslide.errors import InputError
 from quakeslide.models.folding import fold_batchnorm
+from quakeslide.options import named
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Engine:
         if self.calibrated_threshold is None:
             raise InputError(
                 f"{source}: no calibrated threshold (trained before quakeslide recorded one);"
-                " give --threshold 0..1"
+                f" give {named('threshold')} 0..1"
             )
         return self.calibrated_threshold
 
@@ -75,7 +76,9 @@ def onnx_engine(path: Path, threads: int | None = None) -> Engine:
     try:
         import onnxruntime as ort
     except ImportError:
-        raise InputError("--onnx needs onnxruntime: pip install 'quakeslide[onnx]'") from None
+        raise InputError(
+            f"{named('onnx')} needs onnxruntime: pip install 'quakeslide[onnx]'"
+        ) from None
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads

@@ -44,6 +44,7 @@ from quakeslide.io.styles import (
     world_file_text,
 )
 from quakeslide.io.vectors import LandslideWriter, iter_landslides
+from quakeslide.options import named
 from quakeslide.records import PredictionSummary
 from quakeslide.reporting.quicklook import MAX_SIDE, Outlines, save_quicklook
 from quakeslide.reporting.thumbnail import Thumbnail
@@ -88,7 +89,7 @@ def predict_scene(
         if len(reader.bands) != expected:
             raise InputError(
                 f"{scene}: {len(reader.bands)} band(s) used, the model expects {expected}"
-                " (choose with --bands)"
+                f" (choose with {named('bands')})"
             )
         grid = {"height": reader.height, "width": reader.width, "crs": reader.crs,
                 "transform": reader.transform if reader.georeferenced else None}  # fmt: skip

@@ -15,7 +15,7 @@ from quakeslide.inference.shards import bind_local_gpu, launch_ranks, my_scenes
 from quakeslide.inference.standardise import scene_statistics, standardised
 from quakeslide.inference.tta import with_tta
 from quakeslide.io.raster import expand_scenes, remove_stale, writable_folder
-from quakeslide.options import PredictOptions
+from quakeslide.options import PredictOptions, named
 
 
 def choose_engine(
@@ -32,7 +32,7 @@ def choose_engine(
     if onnx is not None:
         return onnx_engine(onnx, threads)
     if checkpoint is None:
-        raise InputError("no checkpoint given: quakeslide predict CHECKPOINT SCENE... --out DIR")
+        raise InputError("no checkpoint given: name a model first, then the scenes")
     bind_local_gpu()
     engine, _ = load_models(checkpoint, plan_compute(device, precision))
     return engine
@@ -50,14 +50,14 @@ def refuse_overwriting(outputs: PredictionOutputs, inputs: set[Path]) -> None:
     for path in outputs.paths():
         if path.resolve() in inputs:
             raise InputError(
-                f"{path}: is an input; predict never overwrites one: use another --out"
+                f"{path}: is an input; predict never overwrites one: use another {named('out')}"
             )
     if outputs.finished() or outputs.started():
         return  # finished: skipped; started (a stopped run): its own files, redone
     for path in outputs.paths():
         if path.exists():
             raise InputError(
-                f"{path}: exists and predict did not write it; use another --out"
+                f"{path}: exists and predict did not write it; use another {named('out')}"
                 " (predict never replaces such a file)"
             )
 
@@ -75,7 +75,7 @@ def predict_scenes(
     """
     o = options or PredictOptions()
     if not scene_paths:
-        raise InputError("no scene given: quakeslide predict CHECKPOINT SCENE... --out DIR")
+        raise InputError("no scene given: name at least one scene (or folder of scenes)")
     scenes = my_scenes(expand_scenes(scene_paths, skip=is_prediction_output))
     models = checkpoint_paths(checkpoint) if checkpoint is not None else [onnx]
     inputs = {Path(p).resolve() for p in [*scenes, *models] if p is not None}

@@ -19,6 +19,7 @@ from quakeslide.io.labelme import find_labelme, read_labelme
 from quakeslide.io.labels import read_vector_labels
 from quakeslide.io.mask_labels import MASK_SUFFIXES, read_mask_folder_item, read_mask_labels
 from quakeslide.io.scene import SceneReader
+from quakeslide.options import named
 
 LABEL_FORMATS = ("auto", "labelme", "vector", "mask")
 VECTOR_SUFFIXES = {".gpkg", ".shp", ".geojson", ".fgb", ".kml", ".gml"}
@@ -55,7 +56,7 @@ def detect_label_format(labels: Path) -> str:
         return "vector"
     if suffix in MASK_SUFFIXES:
         return "mask"
-    raise InputError(f"{labels}: unknown label type {suffix!r}; use --label-format")
+    raise InputError(f"{labels}: unknown label type {suffix!r}; use {named('label_format')}")
 
 
 def open_labels(

@@ -16,6 +16,7 @@ from rasterio.windows import bounds as window_bounds
 from rasterio.windows import transform as window_transform
 
 from quakeslide.errors import InputError
+from quakeslide.options import named
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def read_vector_labels(
         label_crs = CRS.from_user_input(assume_crs)
     if scene_crs is not None and label_crs is None:
         raise InputError(
-            f"{path}: the vector file has no CRS but the scene has one; pass --assume-crs"
+            f"{path}: the vector file has no CRS but the scene has one; pass {named('assume_crs')}"
         )
     if scene_crs is not None and label_crs != scene_crs:
         polygons = [

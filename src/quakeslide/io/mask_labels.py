@@ -20,6 +20,7 @@ from rasterio.windows import Window
 
 from quakeslide.classes import IGNORE
 from quakeslide.errors import InputError
+from quakeslide.options import named
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ def detect_encoding(
         else:
             raise InputError(
                 f"{source}: cannot tell the label encoding from values {_listing(found)}; "
-                "use --mask-encoding"
+                f"use {named('mask_encoding')}"
             )
     elif not found <= allowed[encoding]:
         raise InputError(
@@ -189,7 +190,7 @@ def _palette_encoding(
         listing = ", ".join(f"{v}: {c}" for v, c in sorted(other.items())[:10])
         raise InputError(
             f"{source}: palette indices {{{listing}}} are neither the landslide colour "
-            f"({_colour_name(mask_color)}) nor black/gray background; use --mask-color"
+            f"({_colour_name(mask_color)}) nor black/gray background; use {named('mask_color')}"
         )
     lut = np.zeros(256, np.uint8)
     lut[sorted(landslide)] = 1
@@ -206,7 +207,7 @@ def _rgb_encoding(colours: np.ndarray, mask_color: Color | None, source: str) ->
     if other:
         raise InputError(
             f"{source}: colours {_listing(other)} are neither the landslide colour {color} "
-            "nor black/gray background; use --mask-color"
+            f"nor black/gray background; use {named('mask_color')}"
         )
     return MaskEncoding("rgb", color=color)
 

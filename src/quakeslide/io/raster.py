@@ -16,6 +16,7 @@ import rasterio.shutil
 from rasterio.io import DatasetReader
 
 from quakeslide.errors import InputError
+from quakeslide.options import named
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -38,10 +39,12 @@ def refuse_output_over_input(out: Path, *inputs: Path, within: tuple[Path, ...] 
     target = Path(out).resolve()
     for source in map(Path, inputs):
         if target == source.resolve():
-            raise InputError(f"{out}: is the input {source}; use another --out")
+            raise InputError(f"{out}: is the input {source}; use another {named('out')}")
     for folder in map(Path, within):
         if folder.resolve() in (target, *target.parents):
-            raise InputError(f"{out}: is inside the input folder {folder}; use another --out")
+            raise InputError(
+                f"{out}: is inside the input folder {folder}; use another {named('out')}"
+            )
 
 
 def writable_folder(folder: Path) -> Path:

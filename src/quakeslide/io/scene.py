@@ -23,6 +23,7 @@ from rasterio.windows import Window
 
 from quakeslide.errors import InputError
 from quakeslide.io.raster import open_scene
+from quakeslide.options import named
 
 # Pixels per band read to compute the stretch: enough for stable percentiles, small enough
 # that a 100 000 x 100 000 scene costs the same memory as a small one.
@@ -230,7 +231,7 @@ def _select_bands(
 ) -> list[int]:
     if bands is not None:
         if not bands:
-            raise InputError(f"{path}: --bands is empty")
+            raise InputError(f"{path}: {named('bands')} is empty")
         bad = [b for b in bands if not 1 <= b <= src.count]
         if bad:
             raise InputError(
@@ -241,8 +242,8 @@ def _select_bands(
     if len(colour) in (1, 3):
         return colour
     raise InputError(
-        f"{path}: {len(colour)} bands (not RGB or grayscale); choose the red, green and blue "
-        "bands with --bands, e.g. --bands 3,2,1"
+        f"{path}: {len(colour)} bands (not RGB or grayscale); choose the red, green and blue"
+        f" bands, e.g. {named('bands')} 3,2,1"
     )
 
 

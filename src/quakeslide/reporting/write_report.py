@@ -6,6 +6,7 @@ from pathlib import Path
 
 from quakeslide.errors import InputError
 from quakeslide.io.raster import atomic_path, writable_folder
+from quakeslide.options import named
 from quakeslide.reporting.folder_report import build_report
 from quakeslide.reporting.render import HTML_MARK, MARKDOWN_MARK, render_html, render_markdown
 
@@ -30,13 +31,15 @@ def write_report(folder: Path, out: Path) -> tuple[Path, Path]:
 def refuse_foreign_file(path: Path, mark: str) -> None:
     """InputError if `path` exists and is not a page `report` wrote (it holds no `mark`)."""
     if path.is_dir():
-        raise InputError(f"{path}: is a folder; give --out a file name such as report.html")
+        raise InputError(
+            f"{path}: is a folder; give {named('out')} a file name such as report.html"
+        )
     if not path.exists():
         return
     with open(path, encoding="utf-8", errors="replace") as f:
         head = f.read(4096)
     if mark not in head:
         raise InputError(
-            f"{path}: exists and report did not write it; use another --out"
+            f"{path}: exists and report did not write it; use another {named('out')}"
             " (report never replaces such a file)"
         )

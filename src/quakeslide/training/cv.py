@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ from quakeslide.folders import CvFolder, dataset_folders
 from quakeslide.io.raster import atomic_path, refuse_output_over_input, writable_folder
 from quakeslide.io.tables import write_csv
 from quakeslide.options import CvOptions
+from quakeslide.records import CvSummary
 from quakeslide.training.fit import scored_metrics, train_or_reuse
 
 METRICS = ("precision", "recall", "f1", "iou")
@@ -69,7 +69,7 @@ def cross_validate(
     out: Path,
     config: TrainConfig,
     options: CvOptions | None = None,
-) -> dict:
+) -> CvSummary:
     """Train one run per fold (finished folds are kept, stopped ones resumed); each fold
     reports its best or its last epoch (`options.score`, see `scored_metrics`)."""
     options = options or CvOptions()
@@ -89,20 +89,20 @@ def cross_validate(
                 "fold": k,
                 "train_tiles": len(split.train),
                 "val_tiles": len(split.val),
-                "scored_epoch": scored["epoch"],
-                **{m: scored[m] for m in METRICS},
-                "wall_seconds": result.summary["wall_seconds"],
+                "scored_epoch": scored.epoch,
+                **{m: getattr(scored, m) for m in METRICS},
+                "wall_seconds": result.summary.wall_seconds,
             }
         )
     write_csv(folder.table, rows)
-    summary = {
-        "model": config.model,
+    summary = CvSummary(
+        model=config.model,
         **record,
-        "score": options.score,
-        "metrics": mean_std(rows),
-        "wall_seconds": round(sum(r["wall_seconds"] for r in rows), 1),
-        "config": config.model_dump(mode="json"),
-    }
+        score=options.score,
+        metrics=mean_std(rows),
+        wall_seconds=round(sum(r["wall_seconds"] for r in rows), 1),
+        config=config.model_dump(mode="json"),
+    )
     with atomic_path(folder.summary) as tmp:
-        tmp.write_text(json.dumps(summary, indent=2))
+        tmp.write_text(summary.to_json())
     return summary

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from collections.abc import Sequence
@@ -30,6 +29,8 @@ from quakeslide.folders import RunFolder, dataset_folders
 from quakeslide.io.raster import atomic_path, refuse_output_over_input, writable_folder
 from quakeslide.models import MODELS, count_parameters
 from quakeslide.models.efficientnet_lite import IMAGENET_LITE_MEAN, IMAGENET_LITE_STD
+from quakeslide.options import named
+from quakeslide.records import EpochScores, RunSummary
 from quakeslide.training.data_module import TileDataModule
 from quakeslide.training.epoch_log import EpochCsv, best_row
 from quakeslide.training.module import LandslideSegmenter
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 class RunResult:
     run: Path
     best_checkpoint: Path
-    summary: dict
+    summary: RunSummary
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -85,7 +86,9 @@ def prepare_run_folder(
         log.info("%s: nothing to resume, starting a new run", out)
     elif run.checkpoints.exists() or run.summary.exists():
         if not overwrite:
-            raise InputError(f"{out}: holds a run already; pass --resume or another --out")
+            raise InputError(
+                f"{out}: holds a run already; pass {named('resume')} or another {named('out')}"
+            )
         shutil.rmtree(out)
     return None
 
@@ -95,8 +98,8 @@ def finished_run(out: Path, config: TrainConfig) -> RunResult | None:
     run = RunFolder(out)
     if not (run.summary.exists() and run.config.exists()):
         return None
-    summary = json.loads(run.summary.read_text())
-    if not summary.get("finished") or TrainConfig.resolve(run.config) != config:
+    summary = RunSummary.read(run.summary)
+    if not summary.finished or TrainConfig.resolve(run.config) != config:
         return None
     return RunResult(out, run.best_checkpoint, summary)
 
@@ -109,15 +112,15 @@ def train_or_reuse(dataset: Path, out: Path, config: TrainConfig, split: Split) 
 SCORED_EPOCHS = {"best": "best", "last": "final"}  # a score option: the summary entry it reads
 
 
-def scored_metrics(result: RunResult, score: str = "best") -> dict:
+def scored_metrics(result: RunResult, score: str = "best") -> EpochScores:
     """The metrics cv and study report for a run (zeros when no epoch was validated).
 
     `best`: the epoch that scores best on the held-out tiles, the paper's protocol; it is
     chosen on the tiles it is scored on, so it flatters a run whose epochs swing. `last`:
     the last epoch, chosen without looking at them, as a user without held-out labels gets.
     """
-    none = {"epoch": -1, "precision": 0.0, "recall": 0.0, "f1": 0.0, "iou": 0.0}
-    return result.summary[SCORED_EPOCHS[score]] or none
+    none = EpochScores(epoch=-1, precision=0.0, recall=0.0, f1=0.0, iou=0.0)
+    return getattr(result.summary, SCORED_EPOCHS[score]) or none
 
 
 def run_config(out: Path, resume: bool, base: Path | None = None, **given: Any) -> TrainConfig:
@@ -187,33 +190,33 @@ def train(
     )
     trainer.fit(module, datamodule=data, ckpt_path=resume_from)
     rows = run.epoch_rows()
-    summary = {
-        "model": config.model,
-        "encoder_weights": "imagenet" if config.starts_from_imagenet else "none",
-        "parameters": count_parameters(module.net.net),
-        "train_tiles": len(split.train),
-        "val_tiles": len(split.val),
-        "augment": config.augment,
-        "first_copy": config.first_copy,
-        "ema": config.ema,
-        "crop": config.crop,
+    summary = RunSummary(
+        model=config.model,
+        encoder_weights="imagenet" if config.starts_from_imagenet else "none",
+        parameters=count_parameters(module.net.net),
+        train_tiles=len(split.train),
+        val_tiles=len(split.val),
+        augment=config.augment,
+        first_copy=config.first_copy,
+        ema=config.ema,
+        crop=config.crop,
         **({"parent": parent.record(), "freeze": config.freeze} if parent else {}),
-        "epochs": len(rows),
-        "finished": len(rows) >= config.epochs and not trainer.interrupted,
-        "best": _metrics(best_row(rows)),
-        "final": _metrics(rows[-1] if rows else None),
-        "best_val_f1": float(keep_best.best_model_score or 0.0),
-        "wall_seconds": round(sum(r["epoch_seconds"] for r in rows), 1),
-        "device": plan.device,
-        "devices": config.devices * config.num_nodes,
-        "precision": plan.precision,
-        "precision_reason": plan.reason,
-        "cpu_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-    }
+        epochs=len(rows),
+        finished=len(rows) >= config.epochs and not trainer.interrupted,
+        best=_scores(best_row(rows)),
+        final=_scores(rows[-1] if rows else None),
+        best_val_f1=float(keep_best.best_model_score or 0.0),
+        wall_seconds=round(sum(r["epoch_seconds"] for r in rows), 1),
+        device=plan.device,
+        devices=config.devices * config.num_nodes,
+        precision=plan.precision,
+        precision_reason=plan.reason,
+        cpu_threads=torch.get_num_threads(),
+        torch=torch.__version__,
+    )
     if trainer.is_global_zero:
         with atomic_path(run.summary) as tmp:
-            tmp.write_text(json.dumps(summary, indent=2))
+            tmp.write_text(summary.to_json())
     return RunResult(out, run.best_checkpoint, summary)
 
 
@@ -322,8 +325,8 @@ def _imagenet_statistics(model: str, bands: int) -> tuple[list[float], list[floa
     """The input normalisation the ImageNet weights were trained with (RGB only)."""
     if bands != 3:
         raise InputError(
-            f"--model {model} starts from ImageNet weights, which take 3 bands (RGB); the"
-            f" dataset has {bands}: pass --encoder-weights none"
+            f"{named('model')} {model} starts from ImageNet weights, which take 3 bands (RGB); the"
+            f" dataset has {bands}: pass {named('encoder_weights')} none"
         )
     return list(IMAGENET_LITE_MEAN), list(IMAGENET_LITE_STD)
 
@@ -344,12 +347,12 @@ def _same_settings(saved_path: Path, config: TrainConfig) -> None:
     if changed:
         raise InputError(
             f"{saved_path.parent}: cannot resume with other settings ({', '.join(changed)});"
-            " use another --out"
+            f" use another {named('out')}"
         )
 
 
-def _metrics(row: dict[str, float] | None) -> dict[str, float] | None:
+def _scores(row: dict[str, float] | None) -> EpochScores | None:
     if row is None:
         return None
     names = ("precision", "recall", "f1", "iou", "threshold")
-    return {"epoch": int(row["epoch"]), **{n: row[f"val_{n}"] for n in names}}
+    return EpochScores(epoch=int(row["epoch"]), **{n: row[f"val_{n}"] for n in names})

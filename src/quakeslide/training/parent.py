@@ -15,6 +15,7 @@ import torch
 
 from quakeslide.errors import InputError
 from quakeslide.models.checkpoint import NormalizedNet, landslide_classes, load_net
+from quakeslide.options import named
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,10 @@ def load_parent(path: Path, model: str | None) -> Parent:
     net, meta = load_net(path)
     if model is not None and model != meta["model"]:
         raise InputError(
-            f"--init {path}: a {meta['model']} checkpoint, but --model {model};"
-            " leave --model out (the parent fixes the architecture)"
+            f"{named('init')} {path}: a {meta['model']} checkpoint, but {named('model')} {model};"
+            f" leave {named('model')} out (the parent fixes the architecture)"
         )
-    landslide_classes(meta, f"--init {path}")
+    landslide_classes(meta, f"{named('init')} {path}")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return Parent(path, digest, net, meta)
 
@@ -50,7 +51,7 @@ def check_bands(parent: Parent, bands: int) -> None:
     """InputError where the parent takes another number of bands than the dataset has."""
     if len(parent.meta["mean"]) != bands:
         raise InputError(
-            f"--init {parent.path}: a model of {len(parent.meta['mean'])} band(s),"
+            f"{named('init')} {parent.path}: a model of {len(parent.meta['mean'])} band(s),"
             f" the dataset has {bands}"
         )
 

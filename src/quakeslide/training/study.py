@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from functools import partial
 from pathlib import Path
@@ -24,6 +23,7 @@ from quakeslide.io.tables import write_csv
 from quakeslide.models import count_parameters, has_imagenet_weights
 from quakeslide.models.checkpoint import NormalizedNet, load_net
 from quakeslide.options import StudyOptions
+from quakeslide.records import StudySummary
 from quakeslide.reporting.study_figures import plot_study
 from quakeslide.training.cv import METRICS, dataset_pool, make_folds, mean_std
 from quakeslide.training.fit import RunResult, scored_metrics, train_or_reuse
@@ -50,7 +50,7 @@ def run_study(
     out: Path,
     config: TrainConfig,
     options: StudyOptions | None = None,
-) -> dict:
+) -> StudySummary:
     """Every (model, size, fold) run, skipping finished ones; table1.csv/.md and figures.
 
     `size_unit` scenes: sizes count whole source scenes (tiles.csv), folds group by scene.
@@ -100,20 +100,20 @@ def run_study(
     with atomic_path(folder.table_md) as tmp:
         tmp.write_text(table1_markdown(table, size_unit, score))
     figures = plot_study(table, folder.figures, size_unit)
-    summary = {
+    summary = StudySummary(
         **record,
-        "models": list(dict.fromkeys(r["model"] for r in rows if r["model"] != "zero-shot")),
-        "self_train": options.self_train,
-        "sizes": sizes,
-        "size_unit": size_unit,
-        "score": score,
-        "runs": len(rows),
-        "wall_seconds": round(sum(r["wall_seconds"] for r in rows), 1),
-        "figures": [str(p.relative_to(folder.root)) for p in figures],
-        "config": config.model_dump(mode="json"),
-    }
+        models=list(dict.fromkeys(r["model"] for r in rows if r["model"] != "zero-shot")),
+        self_train=options.self_train,
+        sizes=sizes,
+        size_unit=size_unit,
+        score=score,
+        runs=len(rows),
+        wall_seconds=round(sum(r["wall_seconds"] for r in rows), 1),
+        figures=[str(p.relative_to(folder.root)) for p in figures],
+        config=config.model_dump(mode="json"),
+    )
     with atomic_path(folder.summary) as tmp:
-        tmp.write_text(json.dumps(summary, indent=2))
+        tmp.write_text(summary.to_json())
     return summary
 
 
@@ -126,13 +126,13 @@ def study_row(model: str, size: int, fold: int, tiles: int, result: RunResult, s
         "size": size,
         "fold": fold,
         "tiles": tiles,
-        **{m: scored[m] for m in METRICS},
-        "scored_epoch": scored["epoch"],
-        "epochs": summary["epochs"],
-        "parameters": summary["parameters"],
-        "wall_seconds": summary["wall_seconds"],
-        "device": summary["device"],
-        "arithmetic": summary["precision"],
+        **{m: getattr(scored, m) for m in METRICS},
+        "scored_epoch": scored.epoch,
+        "epochs": summary.epochs,
+        "parameters": summary.parameters,
+        "wall_seconds": summary.wall_seconds,
+        "device": summary.device,
+        "arithmetic": summary.precision,
     }
 
 
