@@ -88,15 +88,18 @@ def test_study_refuses_sizes_larger_than_the_pool(dataset, tmp_path):
 
 
 def test_a_run_is_scored_at_its_best_or_its_last_epoch():
+    from quakeslide.records import EpochScores, RunSummary
     from quakeslide.training.fit import RunResult, scored_metrics
 
-    best = {"epoch": 3, "precision": 0.9, "recall": 0.8, "f1": 0.85, "iou": 0.74}
-    final = {"epoch": 9, "precision": 0.5, "recall": 0.4, "f1": 0.44, "iou": 0.29}
-    result = RunResult(Path("run"), Path("run/best.ckpt"), {"best": best, "final": final})
+    best = EpochScores(epoch=3, precision=0.9, recall=0.8, f1=0.85, iou=0.74)
+    final = EpochScores(epoch=9, precision=0.5, recall=0.4, f1=0.44, iou=0.29)
+    summary = RunSummary.model_construct(best=best, final=final)
+    result = RunResult(Path("run"), Path("run/best.ckpt"), summary)
     assert scored_metrics(result) == best
     assert scored_metrics(result, "last") == final
-    unvalidated = RunResult(Path("run"), Path("run/best.ckpt"), {"best": None, "final": None})
-    assert scored_metrics(unvalidated, "last")["f1"] == 0.0
+    none = RunSummary.model_construct(best=None, final=None)
+    unvalidated = RunResult(Path("run"), Path("run/best.ckpt"), none)
+    assert scored_metrics(unvalidated, "last").f1 == 0.0
 
 
 @pytest.mark.slow

@@ -153,7 +153,7 @@ def one_error_line(result) -> str:
         (["--freeze", "encoder"], "freeze encoder needs init"),
         (["--freeze", "batchnorm"], "freeze batchnorm needs init"),
         (["--init", "PARENT", "--freeze", "all"], "freeze"),
-        (["--init", "PARENT", "--encoder-lr-scale", "0"], "encoder_lr_scale"),
+        (["--init", "PARENT", "--encoder-lr-scale", "0"], "'--encoder-lr-scale'"),
     ],
 )
 def test_bad_fine_tuning_input_stops_before_training(dataset, parent, tmp_path, extra, message):
