@@ -204,6 +204,36 @@ class EvaluationFolder:
         return self.metrics.exists() and self.per_tile.exists()
 
 
+@dataclass(frozen=True)
+class InventoryFolder:
+    """`inventory`'s output: the figures of one event."""
+
+    root: Path
+
+    @property
+    def record(self) -> Path:
+        return self.root / "inventory.json"
+
+    @property
+    def landslides(self) -> Path:  # a copy of the polygons with their volumes
+        return self.root / "landslides.gpkg"
+
+    @property
+    def fad_png(self) -> Path:
+        return self.root / "fad.png"
+
+    @property
+    def number_density(self) -> Path:  # landslides per km2
+        return self.root / "density_number.tif"
+
+    @property
+    def areal_density(self) -> Path:  # % of the ground
+        return self.root / "density_area.tif"
+
+    def is_one(self) -> bool:
+        return self.record.exists()
+
+
 SUMMARY_SUFFIX = "_summary.json"
 PREDICTION_RASTER_SUFFIXES = ("_prob.tif", "_mask.tif", "_quicklook.png")
 

@@ -417,3 +417,15 @@ class ExportOptions(StageOptions):
         if given and not self.deepness:
             raise ValueError(f"{' and '.join(given)} apply to the {named('deepness')} export only")
         return self
+
+
+class InventoryOptions(StageOptions):
+    """`quakeslide inventory`: the density grid and the volume-area law."""
+
+    what: ClassVar[str] = "inventory options"
+    grid: float = Field(1000.0, gt=0, description="density grid cell side in metres")
+    volume: Literal["larsen-soil", "larsen-bedrock", "guzzetti"] = Field(
+        "larsen-soil",
+        description="volume-area law: larsen-soil, larsen-bedrock (Larsen et al. 2010) or"
+        " guzzetti (Guzzetti et al. 2009)",
+    )

@@ -142,3 +142,25 @@ def world_file_text(transform: Affine, scale: tuple[float, float]) -> str:
     x, y = picture * (0.5, 0.5)
     values = (picture.a, picture.d, picture.b, picture.e, x, y)
     return "\n".join(f"{v:.10f}" for v in values) + "\n"
+
+
+def density_qml(maximum: float, label: str) -> str:
+    """A density grid as a white-to-dark-red ramp from 0 to `maximum`, empty cells clear."""
+    top = max(maximum, 1e-9)
+    stops = [(0.0, (255, 255, 255, 0), "0"), (top / 2, (253, 141, 60, 170), f"{top / 2:.3g}"),
+             (top, (165, 0, 38, 220), f"{top:.3g} {label}")]  # fmt: skip
+    items = "\n".join(
+        f'          <item value="{value:.6g}" color="{_hex(rgba)}" alpha="{rgba[3]}"'
+        f" label={quoteattr(text)}/>"
+        for value, rgba, text in stops
+    )
+    return (
+        f'{_HEADER}<qgis version="3.28" styleCategories="Symbology">\n  <pipe>\n'
+        '    <rasterrenderer type="singlebandpseudocolor" band="1" opacity="1" alphaBand="-1"'
+        f' classificationMin="0" classificationMax="{top:.6g}">\n'
+        "      <rasterTransparency/>\n      <rastershader>\n"
+        '        <colorrampshader colorRampType="INTERPOLATED" classificationMode="1"'
+        ' clip="0">\n'
+        f"{items}\n        </colorrampshader>\n      </rastershader>\n"
+        "    </rasterrenderer>\n  </pipe>\n</qgis>\n"
+    )
