@@ -135,9 +135,11 @@ def test_deepness_export_loads_and_runs_as_deepness_feeds_it(deepness_model):
     assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) <= 20
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (inp,), (out,) = session.get_inputs(), session.get_outputs()
-    assert inp.shape == [1, 3, 64, 64] and out.shape == [1, 2, 64, 64]  # static, square
+    # static, square, predict's window (not the training tile: Deepness pastes tiles
+    # without blending, so it needs predict's context to draw predict's map)
+    assert inp.shape == [1, 3, 256, 256] and out.shape == [1, 2, 256, 256]
     # as Deepness does: a uint8 NHWC tile / 255, transposed to NCHW
-    tile = np.random.default_rng(0).integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
+    tile = np.random.default_rng(0).integers(0, 256, (1, 256, 256, 3), dtype=np.uint8)
     image = (tile / 255.0).astype(np.float32).transpose(0, 3, 1, 2)
     probability = session.run(None, {inp.name: image})[0]
     np.testing.assert_allclose(probability.sum(axis=1), 1.0, atol=1e-5)
@@ -148,8 +150,10 @@ def test_deepness_export_loads_and_runs_as_deepness_feeds_it(deepness_model):
     meta = {k: json.loads(v) for k, v in session.get_modelmeta().custom_metadata_map.items()}
     assert meta["model_type"] == "Segmentor"
     assert meta["class_names"] == {"0": "background", "1": "landslide"}
-    assert meta["tile_size"] == meta["tiles_size"] == 64 and meta["tiles_overlap"] == 25
-    assert meta["seg_thresh"] == pytest.approx(0.42)
+    assert meta["tile_size"] == meta["tiles_size"] == 256 and meta["tiles_overlap"] == 25
+    # predict's default threshold, not the calibrated 0.42: Deepness draws predict's map;
+    # no filter of small areas, which predict does not apply either
+    assert meta["seg_thresh"] == 0.5 and meta["seg_small_segment"] == 0
     assert meta["resolution"] == pytest.approx(61.0)  # cm per pixel, from the checkpoint
 
 

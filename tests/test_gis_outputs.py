@@ -13,7 +13,7 @@ from rasters import random_rgb, write_geotiff
 from quakeslide.device import plan_compute
 from quakeslide.inference.engines import torch_engine
 from quakeslide.inference.predict import predict_scene
-from quakeslide.io.styles import LANDSLIDE_RGBA
+from quakeslide.io.styles import MASK_COLOURS, OUTLINE_RGBA
 from quakeslide.models.checkpoint import NormalizedNet
 
 TILE_OFFSETS, STRIP_OFFSETS, SUBFILE_TYPE = 324, 273, 254
@@ -75,18 +75,22 @@ def test_rasters_are_cloud_optimized(outputs, name):
 def test_rasters_read_right(outputs):
     with rasterio.open(outputs.probability) as prob:
         assert prob.descriptions == ("landslide probability",)
-        assert prob.scales == pytest.approx((1 / 255,)) and prob.offsets == (0.0,)
+        assert prob.scales == pytest.approx((1 / 254,)) and prob.offsets == (0.0,)
+        # outside the scene: a nodata value, not an internal mask (QGIS shows one as a band)
+        assert prob.count == 1 and prob.nodata == 255
+        assert rasterio.enums.MaskFlags.per_dataset not in prob.mask_flag_enums[0]
         values = prob.read(1, masked=True)
         assert values.mask[:40, :60].all() and not values.mask[100:, 100:].any()
         assert values.max() * prob.scales[0] <= 1.0
     with rasterio.open(outputs.mask) as mask:
         assert mask.nodata == 255 and "landslide" in mask.descriptions[0]
-        colours = mask.colormap(1)
-        # a TIFF palette has no alpha: background dark, nodata (255) transparent as nodata
-        assert colours[1] == LANDSLIDE_RGBA and colours[0] == (0, 0, 0, 255)
+        # the colour table (from the PAM sidecar) holds the two classes only, with alpha
+        assert mask.colormap(1) == MASK_COLOURS
         assert set(np.unique(mask.read(1))) <= {0, 1, 255}
     names = ET.fromstring(outputs.mask_categories.read_text()).findall(".//Category")
     assert [n.text for n in names] == ["background", "landslide"]
+    with rasterio.open(outputs.quicklook) as picture, rasterio.open(outputs.mask) as mask:
+        assert picture.crs == mask.crs  # the quicklook's CRS sidecar
 
 
 def test_qgis_styles_beside_the_rasters(outputs):
@@ -113,7 +117,15 @@ def test_geopackage_carries_a_default_outline_style(outputs):
     table, column, default, qml = rows[0]
     assert (table, column, default) == ("landslides", "geom", 1)
     props = {p.get("k"): p.get("v") for p in ET.fromstring(qml).findall(".//prop")}
-    assert props["style"] == "no" and props["outline_color"].startswith("230,30,30")
+    assert props["style"] == "no"
+    assert props["outline_color"] == ",".join(map(str, OUTLINE_RGBA))
+
+
+def test_geopackage_is_version_1_2_which_qgis_ltr_opens_without_warning(outputs):
+    with sqlite3.connect(outputs.landslides) as db:
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+    db.close()
+    assert version == 10200
 
 
 def test_quicklook_world_file_places_it(outputs):

@@ -22,7 +22,7 @@ LAYERS = [
         "catalogue",
     },
     {"io", "models", "data", "reporting", "config", "synthetic"},
-    {"inference", "evaluation", "export", "training", "bench"},
+    {"inference", "evaluation", "export", "training", "bench", "inventory"},
     {"cli", "cli_options", "demo", "__main__"},
 ]
 # stage -> stage imports that are part of the design

@@ -22,6 +22,7 @@ from quakeslide.options import (
     CvOptions,
     EvaluateOptions,
     ExportOptions,
+    InventoryOptions,
     PredictOptions,
     PseudoLabelOptions,
     StudyOptions,
@@ -236,6 +237,37 @@ def evaluate(
             f" {forgiving['recall']:.3f} F1 {forgiving['f1']:.3f} IoU {forgiving['iou']:.3f}"
         )
     typer.echo(f"  {EvaluationFolder(out).metrics}")
+
+
+@app.command()
+@one_line_errors
+@stage_options(InventoryOptions)
+def inventory(
+    inputs: Annotated[
+        list[Path], typer.Argument(help="prediction folders or vector files (one event)")
+    ],
+    out: Annotated[Path, typer.Option(help="inventory folder")],
+    *,
+    options: InventoryOptions,
+) -> None:
+    """The event inventory: count, area, frequency-area fits, magnitude, volume, density."""
+    from quakeslide.folders import InventoryFolder
+    from quakeslide.inventory.run import run_inventory
+
+    record = run_inventory(inputs, out, options)
+    typer.echo(f"{record.count} landslides, {record.total_area_m2 / 1e6:.3f} km2")
+    if record.tail:
+        low, high = record.tail.exponent_ci
+        typer.echo(
+            f"tail: beta {record.tail.exponent:.2f} ({low:.2f}-{high:.2f}) above"
+            f" {record.tail.cutoff_m2:,.0f} m2 ({record.tail.n_tail} landslides); mLS"
+            f" {record.mls:.2f}"
+        )
+    for fit, why in record.refused.items():
+        typer.echo(f"{fit}: not fitted ({why})")
+    v = record.volume_m3
+    typer.echo(f"volume ({v.model}): {v.median:,.0f} m3 ({v.low:,.0f}-{v.high:,.0f})")
+    typer.echo(f"  {InventoryFolder(out).record}")
 
 
 @app.command("pseudo-label")

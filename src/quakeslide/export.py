@@ -22,12 +22,13 @@ from quakeslide.classes import CLASS_NAMES
 from quakeslide.errors import InputError
 from quakeslide.io.raster import atomic_path, refuse_output_over_input, writable_folder
 from quakeslide.models.checkpoint import NormalizedNet, load_net
-from quakeslide.options import ExportOptions
+from quakeslide.options import ExportOptions, PredictOptions
 
 CHECK_SHAPES = ((1, 256, 256), (3, 100, 130))
 DEEPNESS_OPSET = 18
 DEEPNESS_IR_VERSION = 8  # the IR of opset 18; onnxruntime 1.17 loads up to 9
 DEEPNESS_OVERLAP_PERCENT = 25  # predict's default overlap, tile / 4
+PREDICT_WINDOW = PredictOptions.model_fields["tile"].default
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def export_model(checkpoint: Path, out: Path, options: ExportOptions | None = No
     """The plain export, or with `options.deepness` the one QGIS Deepness runs."""
     options = options or ExportOptions()
     if options.deepness:
-        return export_deepness(checkpoint, out, options.tile, options.resolution)
+        return export_deepness(checkpoint, out, options.tile, options.resolution, options.threshold)
     return export_onnx(checkpoint, out, options.opset)
 
 
@@ -74,18 +75,23 @@ def export_onnx(checkpoint: Path, out: Path, opset: int = 18) -> ExportResult:
 
 
 def export_deepness(
-    checkpoint: Path, out: Path, tile: int | None = None, resolution_cm: float | None = None
+    checkpoint: Path,
+    out: Path,
+    tile: int | None = None,
+    resolution_cm: float | None = None,
+    threshold: float | None = 0.5,
 ) -> ExportResult:
-    """The Deepness-ready ONNX: input (1, C, tile, tile), the training tile size by default.
+    """The Deepness-ready ONNX: input (1, C, tile, tile), predict's window by default.
 
     `resolution_cm` (cm per pixel) defaults to the training tiles' pixel size, where the
-    checkpoint knows it; Deepness rescales a map to it.
+    checkpoint knows it; Deepness rescales a map to it. `threshold` (None: the calibrated
+    one) is predict's, so Deepness maps what predict maps; `seg_small_segment` 0 turns off
+    Deepness's filter of small areas (a 9 px dilate / erode by default), which predict
+    does not apply.
     """
     refuse_output_over_input(out, checkpoint)
     net, meta = load_net(checkpoint)
-    tile = tile or meta.get("tile_size") or 256
-    if tile < 32:
-        raise InputError(f"tile {tile}: the Deepness input must be at least 32 px; give a tile")
+    tile = tile or PREDICT_WINDOW
     if resolution_cm is None and meta.get("pixel_size_m"):
         resolution_cm = round(meta["pixel_size_m"] * 100, 3)
     bands = len(meta["mean"])
@@ -96,7 +102,8 @@ def export_deepness(
         "tile_size": tile,  # the name its code reads
         "tiles_size": tile,  # the name its documentation gives
         "tiles_overlap": DEEPNESS_OVERLAP_PERCENT,
-        "seg_thresh": meta.get("threshold", 0.5),
+        "seg_thresh": meta.get("threshold", 0.5) if threshold is None else threshold,
+        "seg_small_segment": 0,
         **({"resolution": resolution_cm} if resolution_cm else {}),
     }
     metadata = {key: json.dumps(value) for key, value in deepness.items()}

@@ -204,6 +204,36 @@ class EvaluationFolder:
         return self.metrics.exists() and self.per_tile.exists()
 
 
+@dataclass(frozen=True)
+class InventoryFolder:
+    """`inventory`'s output: the figures of one event."""
+
+    root: Path
+
+    @property
+    def record(self) -> Path:
+        return self.root / "inventory.json"
+
+    @property
+    def landslides(self) -> Path:  # a copy of the polygons with their volumes
+        return self.root / "landslides.gpkg"
+
+    @property
+    def fad_png(self) -> Path:
+        return self.root / "fad.png"
+
+    @property
+    def number_density(self) -> Path:  # landslides per km2
+        return self.root / "density_number.tif"
+
+    @property
+    def areal_density(self) -> Path:  # % of the ground
+        return self.root / "density_area.tif"
+
+    def is_one(self) -> bool:
+        return self.record.exists()
+
+
 SUMMARY_SUFFIX = "_summary.json"
 PREDICTION_RASTER_SUFFIXES = ("_prob.tif", "_mask.tif", "_quicklook.png")
 
@@ -219,8 +249,9 @@ class PredictionOutputs:
     quicklook: Path
     probability_style: Path  # QGIS loads <raster stem>.qml as the raster's style
     mask_style: Path
-    mask_categories: Path  # GDAL's PAM sidecar: the names of the mask's values
+    mask_categories: Path  # GDAL's PAM sidecar: the mask's value names and colour table
     quicklook_world: Path  # places the quicklook PNG on the map
+    quicklook_crs: Path  # GDAL's PAM sidecar: the quicklook's CRS
 
     @classmethod
     def for_scene(cls, scene: Path, out_dir: Path) -> PredictionOutputs:
@@ -229,7 +260,8 @@ class PredictionOutputs:
     @classmethod
     def for_stem(cls, stem: str, out_dir: Path) -> PredictionOutputs:
         suffixes = ("_prob.tif", "_mask.tif", "_landslides.gpkg", SUMMARY_SUFFIX, "_quicklook.png",
-                    "_prob.qml", "_mask.qml", "_mask.tif.aux.xml", "_quicklook.pgw")  # fmt: skip
+                    "_prob.qml", "_mask.qml", "_mask.tif.aux.xml", "_quicklook.pgw",
+                    "_quicklook.png.aux.xml")  # fmt: skip
         return cls(*(out_dir / f"{stem}{suffix}" for suffix in suffixes))
 
     def finished(self) -> bool:

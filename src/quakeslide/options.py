@@ -391,15 +391,41 @@ class ExportOptions(StageOptions):
         False, description="for QGIS Deepness: static square input, probabilities out"
     )
     tile: int | None = Field(
-        None, ge=32, description="the Deepness input side; default: the training tile"
+        None,
+        ge=32,
+        description="the Deepness input side; default: predict's window (256), so that"
+        " Deepness, which pastes its tiles without blending, draws predict's map",
     )
     resolution: float | None = Field(
         None, gt=0, description="the Deepness map's cm per pixel; default: the training tiles'"
     )
+    threshold: Annotated[
+        Threshold,
+        Field(
+            description="the probability Deepness maps as landslide from: predict's default,"
+            " so that Deepness draws predict's map; auto: the model's calibrated threshold"
+            " (then run predict with --threshold auto too; Deepness applies a value below"
+            " 0.5 as 0.5)"
+        ),
+    ] = 0.5
 
     @model_validator(mode="after")
     def deepness_settings_need_deepness(self) -> Self:
-        given = [named(n) for n in ("tile", "resolution") if getattr(self, n) is not None]
+        deepness_only = [n for n in ("tile", "resolution") if getattr(self, n) is not None]
+        deepness_only += ["threshold"] if "threshold" in self.model_fields_set else []
+        given = [named(n) for n in deepness_only]
         if given and not self.deepness:
             raise ValueError(f"{' and '.join(given)} apply to the {named('deepness')} export only")
         return self
+
+
+class InventoryOptions(StageOptions):
+    """`quakeslide inventory`: the density grid and the volume-area law."""
+
+    what: ClassVar[str] = "inventory options"
+    grid: float = Field(1000.0, gt=0, description="density grid cell side in metres")
+    volume: Literal["larsen-soil", "larsen-bedrock", "guzzetti"] = Field(
+        "larsen-soil",
+        description="volume-area law: larsen-soil, larsen-bedrock (Larsen et al. 2010) or"
+        " guzzetti (Guzzetti et al. 2009)",
+    )

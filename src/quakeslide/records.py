@@ -183,3 +183,46 @@ class EvaluationMetrics(PixelScores):
     outline_curve: list[dict] | None = None  # the same for 0..N px
     objects: dict | None = None  # landslides as objects: detection and false-alarm counts
     best_threshold: dict  # the sweep's F1-best threshold, reported only
+
+
+class TailRecord(Record):
+    """The power-law tail p(A) ~ A^-exponent above `cutoff_m2`."""
+
+    exponent: float  # beta, of the density (not of the cumulative distribution)
+    exponent_ci: tuple[float, float]  # 95 %
+    cutoff_m2: float
+    n_tail: int
+    ks: float  # Kolmogorov-Smirnov distance of the tail from the fit
+
+
+class InverseGammaRecord(Record):
+    """Malamud et al.'s three-parameter inverse gamma: scipy's invgamma(rho, loc=s, scale=a)."""
+
+    rho: float
+    a_m2: float
+    s_m2: float
+    rollover_m2: float
+
+
+class VolumeRecord(Record):
+    model: str
+    median: float  # m3
+    low: float
+    high: float
+    covers: str  # what the interval covers
+
+
+class InventoryRecord(Record):
+    """INVENTORY/inventory.json: the event's landslides as landslide science counts them."""
+
+    sources: list[str]
+    crs: str  # the metric CRS areas and grids are in
+    count: int
+    total_area_m2: float
+    largest_m2: float | None
+    tail: TailRecord | None  # None: refused, the reason in `refused`
+    inverse_gamma: InverseGammaRecord | None
+    mls: float | None  # landslide-event magnitude (Tanyas et al. 2018)
+    volume_m3: VolumeRecord
+    grid_m: float
+    refused: dict[str, str] = {}  # fit -> why it was not made

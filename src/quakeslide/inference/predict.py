@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from affine import Affine
+from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.io import DatasetWriter
 from rasterio.windows import Window
@@ -35,9 +36,9 @@ from quakeslide.io.scene import SceneReader, open_scene_reader
 from quakeslide.io.styles import (
     MASK_DESCRIPTION,
     PROBABILITY_DESCRIPTION,
-    TIFF_MASK_COLOURS,
     add_default_style,
-    category_names_xml,
+    crs_pam_xml,
+    mask_pam_xml,
     mask_qml,
     outline_qml,
     probability_qml,
@@ -50,6 +51,8 @@ from quakeslide.reporting.quicklook import MAX_SIDE, Outlines, save_quicklook
 from quakeslide.reporting.thumbnail import Thumbnail
 
 MASK_NODATA = 255
+PROB_MAX = 254  # probability 1 as written; 0..1 read through the band's scale 1 / 254
+PROB_NODATA = 255
 
 
 @with_bounded_gdal_cache
@@ -99,7 +102,7 @@ def predict_scene(
             # renamed into place in the reverse order: the summary first (a stopped run's
             # files are known as its own by the summary beside them), the rasters last
             later = ("landslides", "quicklook", "probability_style", "mask_style",
-                     "mask_categories", "quicklook_world", "summary")  # fmt: skip
+                     "mask_categories", "quicklook_world", "quicklook_crs", "summary")  # fmt: skip
             final_tmp = replace(
                 outputs, **{name: stack.enter_context(atomic_path(getattr(outputs, name)))
                             for name in ("probability", "mask", *later)},
@@ -108,7 +111,7 @@ def predict_scene(
             prob_stream = stack.enter_context(scratch_path(outputs.probability))
             mask_stream = stack.enter_context(scratch_path(outputs.mask))
             prob_dst = stack.enter_context(
-                rasterio.open(prob_stream, "w", **geotiff_profile(grid, 1, "uint8", None))
+                rasterio.open(prob_stream, "w", **geotiff_profile(grid, 1, "uint8", PROB_NODATA))
             )
             mask_dst = stack.enter_context(
                 rasterio.open(mask_stream, "w", **geotiff_profile(grid, 1, "uint8", MASK_NODATA))
@@ -138,7 +141,7 @@ def predict_scene(
                 reader.path, area_px, area_m2, threshold, engine.description
             )
             final_tmp.summary.write_text(summary.to_json())
-            write_styles(final_tmp, threshold, reader.transform, thumbnail.scale)
+            write_styles(final_tmp, threshold, reader.transform, thumbnail.scale, reader.crs)
             quicklook = outlines.over(thumbnail.picture())
             with ThreadPoolExecutor(1) as pool:
                 # the PNG encoder runs without the GIL; rasterio's overviews hold it, so
@@ -163,22 +166,28 @@ def overview_levels(height: int, width: int) -> list[int]:
 
 
 def describe_rasters(prob_dst: DatasetWriter, mask_dst: DatasetWriter) -> None:
-    """Band descriptions; probability read as 0..1 through its scale; the mask's colours."""
+    """Band descriptions; probability read as 0..1 through its scale (the mask's names and
+    colours: its PAM sidecar, `write_styles`)."""
     prob_dst.set_band_description(1, PROBABILITY_DESCRIPTION)
-    prob_dst.scales = (1 / 255,)
+    prob_dst.scales = (1 / PROB_MAX,)
     prob_dst.offsets = (0.0,)
     mask_dst.set_band_description(1, MASK_DESCRIPTION)
-    mask_dst.write_colormap(1, {**TIFF_MASK_COLOURS, MASK_NODATA: (0, 0, 0, 255)})
 
 
 def write_styles(
-    outputs: PredictionOutputs, threshold: float, transform: Affine, scale: tuple[float, float]
+    outputs: PredictionOutputs,
+    threshold: float,
+    transform: Affine,
+    scale: tuple[float, float],
+    crs: CRS | None,
 ) -> None:
-    """The QGIS styles of both rasters, the mask's category names, the quicklook's world file."""
+    """The QGIS styles of both rasters, the mask's names and colours, the quicklook's world
+    file and CRS."""
     outputs.probability_style.write_text(probability_qml(threshold))
     outputs.mask_style.write_text(mask_qml())
-    outputs.mask_categories.write_text(category_names_xml())
+    outputs.mask_categories.write_text(mask_pam_xml())
     outputs.quicklook_world.write_text(world_file_text(transform, scale))
+    outputs.quicklook_crs.write_text(crs_pam_xml(crs.to_wkt() if crs else None))
 
 
 @dataclass
@@ -227,21 +236,22 @@ def write_bands(
 
     The writes hold `raster_io`, the lock that keeps GDAL I/O to one thread at a time.
 
-    The yielded probability is the written uint8 value / 255, so the polygons' mean
-    probability matches what a GIS reads from `_prob.tif`.
+    The yielded probability is the written value / `PROB_MAX`, so the polygons' mean
+    probability matches what a GIS reads from `_prob.tif`. Outside the scene's valid pixels
+    both rasters hold their nodata value (a nodata value, not an internal mask, which QGIS
+    would show as a second band).
     """
     for band in bands:
         window = Window(0, band.row, band.probability.shape[1], band.probability.shape[0])
-        prob = np.round(band.probability * 255).astype(np.uint8)
-        valid = np.where(band.valid, 255, 0).astype(np.uint8)
+        level = np.round(band.probability * PROB_MAX).astype(np.uint8)
+        prob = np.where(band.valid, level, PROB_NODATA).astype(np.uint8)
         landslide = (band.probability >= threshold) & band.valid
         mask = np.where(band.valid, landslide, MASK_NODATA).astype(np.uint8)
         with raster_io:
             prob_dst.write(prob, 1, window=window)
-            prob_dst.write_mask(valid, window=window)
             mask_dst.write(mask, 1, window=window)
         thumbnail.add(band.row, band.image)
-        yield band.row, landslide, prob.astype(np.float32) / 255.0
+        yield band.row, landslide, level.astype(np.float32) / PROB_MAX
 
 
 def band_regions(

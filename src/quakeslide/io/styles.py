@@ -2,8 +2,13 @@
 
 QGIS loads `<raster stem>.qml` beside a raster as its style, and a GeoPackage's
 `layer_styles` row marked useAsDefault as a layer's style (the QGIS GeoPackage styling
-extension). GDAL reads category names from the PAM sidecar `<file>.aux.xml`. A world file
-places a plain picture (the quicklook) on the map.
+extension). GDAL reads category names, a colour table and a CRS from the PAM sidecar
+`<file>.aux.xml`. A world file places a plain picture (the quicklook) on the map.
+
+Dragged into QGIS together, the outputs stack in name order, the first on top: outlines
+(cyan, no fill) over the mask (violet, see-through) over the probability (yellow to red,
+transparent below the threshold) over the quicklook. Each colour stands apart from the
+others and from imagery (greens, browns, greys).
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ from affine import Affine
 
 from quakeslide.classes import CLASS_NAMES, LANDSLIDE
 
-LANDSLIDE_RGBA = (230, 30, 30, 255)
-MASK_COLOURS = {0: (0, 0, 0, 0), LANDSLIDE: LANDSLIDE_RGBA}  # background transparent
-# a TIFF palette holds no alpha: there the background is black (nodata stays nodata)
-TIFF_MASK_COLOURS = {0: (0, 0, 0, 255), LANDSLIDE: LANDSLIDE_RGBA}
+OUTLINE_RGBA = (0, 229, 255, 255)  # cyan: the landslide outlines everywhere
+RAMP_LOW_RGBA = (255, 220, 0, 150)  # probability at the threshold
+RAMP_HIGH_RGBA = (230, 30, 30, 230)  # probability 1
+# background transparent; landslide violet and see-through, so the probability under it shows
+MASK_COLOURS = {0: (0, 0, 0, 0), LANDSLIDE: (150, 60, 255, 110)}
 PROBABILITY_DESCRIPTION = "landslide probability"
 MASK_DESCRIPTION = "landslide mask (0 background, 1 landslide)"
 
@@ -32,7 +38,7 @@ def _hex(rgba: tuple[int, int, int, int]) -> str:
 
 def probability_qml(threshold: float) -> str:
     """A yellow-to-red ramp from `threshold` to 1 (values read 0..1); transparent below."""
-    stops = [(threshold, (255, 220, 0, 150), f"{threshold:.2f}"), (1.0, LANDSLIDE_RGBA, "1")]
+    stops = [(threshold, RAMP_LOW_RGBA, f"{threshold:.2f}"), (1.0, RAMP_HIGH_RGBA, "1")]
     items = "\n".join(
         f'          <item value="{value:.6g}" color="{_hex(rgba)}" alpha="{rgba[3]}"'
         f" label={quoteattr(label)}/>"
@@ -51,7 +57,7 @@ def probability_qml(threshold: float) -> str:
 
 
 def mask_qml() -> str:
-    """A palette: landslide red, background transparent."""
+    """A palette: landslide violet and see-through, background transparent."""
     entries = "\n".join(
         f'        <paletteEntry value="{value}" color="{_hex(rgba)}" alpha="{rgba[3]}"'
         f" label={quoteattr(CLASS_NAMES[value])}/>"
@@ -66,9 +72,9 @@ def mask_qml() -> str:
 
 
 def outline_qml() -> str:
-    """Polygons as red outlines with no fill, so the imagery under them stays visible."""
-    red = ",".join(map(str, LANDSLIDE_RGBA))
-    props = {"color": "0,0,0,0", "style": "no", "outline_color": red, "outline_style": "solid",
+    """Polygons as cyan outlines with no fill, so everything under them stays visible."""
+    cyan = ",".join(map(str, OUTLINE_RGBA))
+    props = {"color": "0,0,0,0", "style": "no", "outline_color": cyan, "outline_style": "solid",
              "outline_width": "0.6", "outline_width_unit": "MM"}  # fmt: skip
     options = "\n".join(f'            <prop k="{k}" v="{v}"/>' for k, v in props.items())
     return (
@@ -82,14 +88,28 @@ def outline_qml() -> str:
     )
 
 
-def category_names_xml(names: tuple[str, ...] = CLASS_NAMES) -> str:
-    """GDAL PAM sidecar naming the mask's values (value i is names[i])."""
+def mask_pam_xml(names: tuple[str, ...] = CLASS_NAMES) -> str:
+    """GDAL PAM sidecar of the mask: its values' names (value i is names[i]) and a colour
+    table of those classes only (a TIFF palette always holds 256 entries: a legend of 256)."""
     categories = "".join(f"<Category>{escape(name)}</Category>" for name in names)
+    entries = "".join(
+        '<Entry c1="{}" c2="{}" c3="{}" c4="{}"/>'.format(*MASK_COLOURS[value])
+        for value in range(len(names))
+    )
     return (
-        '<PAMDataset>\n  <PAMRasterBand band="1">\n'
+        '<PAMDataset>\n  <PAMRasterBand band="1">\n    <ColorInterp>Palette</ColorInterp>\n'
         f"    <CategoryNames>{categories}</CategoryNames>\n"
+        f"    <ColorTable>{entries}</ColorTable>\n"
         "  </PAMRasterBand>\n</PAMDataset>\n"
     )
+
+
+def crs_pam_xml(crs_wkt: str | None) -> str:
+    """GDAL PAM sidecar giving a picture placed by a world file its CRS (a world file holds
+    none: QGIS would call it unknown and misplace it in a project of another CRS); an
+    empty one for a scene without a CRS."""
+    srs = f"  <SRS>{escape(crs_wkt)}</SRS>\n" if crs_wkt else ""
+    return f"<PAMDataset>\n{srs}</PAMDataset>\n"
 
 
 def add_default_style(gpkg: Path, layer: str, geometry_column: str, qml: str) -> None:
@@ -122,3 +142,25 @@ def world_file_text(transform: Affine, scale: tuple[float, float]) -> str:
     x, y = picture * (0.5, 0.5)
     values = (picture.a, picture.d, picture.b, picture.e, x, y)
     return "\n".join(f"{v:.10f}" for v in values) + "\n"
+
+
+def density_qml(maximum: float, label: str) -> str:
+    """A density grid as a white-to-dark-red ramp from 0 to `maximum`, empty cells clear."""
+    top = max(maximum, 1e-9)
+    stops = [(0.0, (255, 255, 255, 0), "0"), (top / 2, (253, 141, 60, 170), f"{top / 2:.3g}"),
+             (top, (165, 0, 38, 220), f"{top:.3g} {label}")]  # fmt: skip
+    items = "\n".join(
+        f'          <item value="{value:.6g}" color="{_hex(rgba)}" alpha="{rgba[3]}"'
+        f" label={quoteattr(text)}/>"
+        for value, rgba, text in stops
+    )
+    return (
+        f'{_HEADER}<qgis version="3.28" styleCategories="Symbology">\n  <pipe>\n'
+        '    <rasterrenderer type="singlebandpseudocolor" band="1" opacity="1" alphaBand="-1"'
+        f' classificationMin="0" classificationMax="{top:.6g}">\n'
+        "      <rasterTransparency/>\n      <rastershader>\n"
+        '        <colorrampshader colorRampType="INTERPOLATED" classificationMode="1"'
+        ' clip="0">\n'
+        f"{items}\n        </colorrampshader>\n      </rastershader>\n"
+        "    </rasterrenderer>\n  </pipe>\n</qgis>\n"
+    )

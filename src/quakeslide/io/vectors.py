@@ -123,6 +123,9 @@ def _to_utm(geom: shapely.Geometry, crs: CRS) -> shapely.Geometry:
 
 
 FIELDS = ["id", "area_px", "area_m2", "perimeter_m", "centroid_x", "centroid_y", "mean_prob"]
+# GDAL writes GeoPackage 1.4 by default, which the GDAL 3.6 under QGIS 3.22 (the LTR in
+# Debian stable) opens with a "may only be partially supported" warning; 1.2 has all we use
+GPKG_OPTIONS = {"VERSION": "1.2"}
 
 
 class LandslideWriter:
@@ -169,5 +172,6 @@ class LandslideWriter:
             geometry_type="MultiPolygon",
             crs=self.crs,
             append=self.started,
+            **({} if self.started else {"dataset_options": GPKG_OPTIONS}),
         )
         self.started = True

@@ -21,7 +21,7 @@ import shapely
 from rasterio.warp import transform as warp_transform
 
 from quakeslide.folders import PredictionOutputs
-from quakeslide.io.styles import LANDSLIDE_RGBA
+from quakeslide.io.styles import OUTLINE_RGBA
 from quakeslide.records import PredictionSummary
 from quakeslide.reporting.report_model import SceneMap
 
@@ -97,7 +97,7 @@ MAP_STYLE = """
 .qs-map { height: 620px; border: 1px solid #bbb; margin: .5em 0; background: #222; }
 .qs-box { background: rgba(255,255,255,.9); padding: .3em .6em; font-size: .85em; }
 .qs-legend i { display: inline-block; width: 1.2em; height: .8em; margin-right: .4em;
-  border: 2px solid #e61e1e; vertical-align: middle; }
+  border: 2px solid #00e5ff; vertical-align: middle; }
 .qs-list { max-height: 320px; overflow-y: auto; display: block; }
 .qs-list tr { cursor: pointer; } .qs-list tr:hover { background: #fde8e8; }
 """
@@ -128,7 +128,7 @@ def map_html(scene: SceneMap, index: int) -> str:
         "lonlat": scene.lonlat,
         "unit": scene.unit,
         "threshold": scene.threshold,
-        "colour": "#{:02x}{:02x}{:02x}".format(*LANDSLIDE_RGBA[:3]),
+        "colour": "#{:02x}{:02x}{:02x}".format(*OUTLINE_RGBA[:3]),
     }
     payload = json.dumps(data).replace("</", "<\\/")
     return (

@@ -10,10 +10,10 @@ from affine import Affine
 from PIL import Image, ImageDraw
 
 from quakeslide.io.raster import atomic_path
+from quakeslide.io.styles import OUTLINE_RGBA
 from quakeslide.io.vectors import Landslide
 
 MAX_SIDE = 1600
-OUTLINE = (255, 0, 0)
 PNG_LEVEL = 1  # zlib level: 4x faster to encode than the default, files ~15 % larger
 
 
@@ -34,11 +34,12 @@ class Outlines:
             self.draw.line(outline.ravel().tolist(), fill=255, width=2)
 
     def over(self, picture: np.ndarray) -> Image.Image:
-        """`picture` (bands, h, w) as RGB with the outlines in red on top."""
+        """`picture` (bands, h, w) as RGB with the outlines on top, in the GeoPackage's
+        outline colour."""
         pixels = np.moveaxis(picture, 0, -1).astype(np.uint8)
         image = Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
         image = image.convert("RGB")
-        image.paste(OUTLINE, mask=self.layer)
+        image.paste(OUTLINE_RGBA[:3], mask=self.layer)
         return image
 
 

@@ -13,6 +13,7 @@ from shapely import Polygon
 
 from quakeslide.io.labelme import write_labelme
 from quakeslide.io.raster import geotiff_profile
+from quakeslide.io.vectors import GPKG_OPTIONS
 from quakeslide.synthetic.layout import build_layout
 from quakeslide.synthetic.render import render_window
 from quakeslide.synthetic.spec import SceneSpec, SyntheticScene
@@ -91,4 +92,5 @@ def _write_gpkg(path: Path, polygons: list[Polygon], crs: str) -> None:
         driver="GPKG",
         geometry_type="Polygon",
         crs=crs,
+        dataset_options=GPKG_OPTIONS,
     )

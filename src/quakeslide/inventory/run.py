@@ -1,0 +1,120 @@
+"""`quakeslide inventory`: an event's landslides counted, their size distribution fitted,
+magnitude, volume and density maps, written to one folder."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+import rasterio
+import shapely
+from scipy import stats
+
+from quakeslide.folders import InventoryFolder
+from quakeslide.inventory.density import DensityGrids, density_grids
+from quakeslide.inventory.magnitude import landslide_magnitude
+from quakeslide.inventory.sources import Inventory, read_inventory
+from quakeslide.inventory.statistics import fit_inverse_gamma, fit_tail, frequency_density
+from quakeslide.inventory.volume import VOLUME_MODELS, total_volume, volumes_m3
+from quakeslide.io.raster import atomic_path, copy_as_cog, scratch_path, writable_folder
+from quakeslide.io.styles import add_default_style, density_qml, outline_qml
+from quakeslide.io.vectors import GPKG_OPTIONS
+from quakeslide.options import InventoryOptions
+from quakeslide.records import InventoryRecord, InverseGammaRecord, TailRecord, VolumeRecord
+from quakeslide.reporting.fad_figure import plot_fad
+
+log = logging.getLogger(__name__)
+
+
+def run_inventory(
+    inputs: list[Path], out: Path, options: InventoryOptions | None = None
+) -> InventoryRecord:
+    """Read the polygons (pooled), fit and measure, write the folder; returns the record.
+    A fit the inventory is too small for is refused, its reason in `refused`."""
+    options = options or InventoryOptions()
+    inventory = read_inventory(inputs)
+    keep = inventory.areas_m2 > 0
+    polygons, areas = inventory.polygons[keep], inventory.areas_m2[keep]
+    grids = density_grids(polygons, inventory.bounds, options.grid)
+    folder = InventoryFolder(writable_folder(Path(out)))
+    refused: dict[str, str] = {}
+    tail = gamma = mls = None
+    try:
+        fit = fit_tail(areas)
+        tail = TailRecord(**fit.__dict__)
+        mls = landslide_magnitude(areas, fit.cutoff_m2, fit.exponent)
+    except ValueError as err:
+        refused["tail"] = refused["mls"] = str(err)
+    try:
+        whole = fit_inverse_gamma(areas)
+        gamma = InverseGammaRecord(**whole.__dict__, rollover_m2=whole.rollover_m2)
+    except ValueError as err:
+        refused["inverse_gamma"] = str(err)
+    volume = total_volume(areas, options.volume)
+    record = InventoryRecord(
+        sources=inventory.sources,
+        crs=inventory.crs.to_string(),
+        count=len(areas),
+        total_area_m2=float(areas.sum()),
+        largest_m2=float(areas.max()) if len(areas) else None,
+        tail=tail,
+        inverse_gamma=gamma,
+        mls=mls,
+        volume_m3=VolumeRecord(**volume.__dict__),
+        grid_m=options.grid,
+        refused=refused,
+    )
+    _write_polygons(folder.landslides, polygons, areas, inventory, options.volume)
+    _write_grids(folder, grids, inventory)
+    if len(areas) >= 2:
+        _plot(areas, record, folder.fad_png)
+    with atomic_path(folder.record) as tmp:
+        tmp.write_text(record.to_json())
+    return record
+
+
+def _write_polygons(
+    path: Path, polygons: np.ndarray, areas: np.ndarray, inventory: Inventory, volume: str
+) -> None:
+    """The landslides in the metric CRS with their area and volume (the law's central
+    parameters), styled as predict's outlines."""
+    with atomic_path(path) as tmp:
+        pyogrio.raw.write(
+            tmp, shapely.to_wkb(polygons),
+            [np.arange(1, len(polygons) + 1), areas, volumes_m3(areas, VOLUME_MODELS[volume])],
+            ["id", "area_m2", "volume_m3"], layer="landslides", driver="GPKG",
+            geometry_type="Unknown", crs=inventory.crs.to_wkt(), dataset_options=GPKG_OPTIONS,
+        )  # fmt: skip
+        add_default_style(tmp, "landslides", "geom", outline_qml())
+
+
+def _write_grids(folder: InventoryFolder, grids: DensityGrids, inventory: Inventory) -> None:
+    for path, values, label in (
+        (folder.number_density, grids.number_per_km2, "landslides / km2"),
+        (folder.areal_density, grids.areal_percent, "% of ground"),
+    ):
+        profile = {"driver": "GTiff", "height": values.shape[0], "width": values.shape[1],
+                   "count": 1, "dtype": "float32", "crs": inventory.crs,
+                   "transform": grids.transform}  # fmt: skip
+        with scratch_path(path) as scratch:
+            with rasterio.open(scratch, "w", **profile) as dst:
+                dst.write(values, 1)
+                dst.set_band_description(1, label)
+            with atomic_path(path) as tmp:
+                copy_as_cog(scratch, tmp)
+        path.with_suffix(".qml").write_text(density_qml(float(values.max()), label))
+
+
+def _plot(areas: np.ndarray, record: InventoryRecord, path: Path) -> None:
+    fad = frequency_density(areas)
+    tail = None
+    if record.tail:
+        tail = (record.tail.exponent, record.tail.cutoff_m2, record.tail.n_tail / len(areas))
+    curve = None
+    if record.inverse_gamma:
+        fit = record.inverse_gamma
+        grid = np.logspace(np.log10(areas.min()), np.log10(areas.max()), 200)
+        curve = (grid, stats.invgamma.pdf(grid, fit.rho, loc=fit.s_m2, scale=fit.a_m2))
+    plot_fad(fad.centres_m2, fad.density, tail, curve, path)
