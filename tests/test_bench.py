@@ -112,4 +112,4 @@ def test_bench_emulating_an_avx2_cpu(tmp_path):
 
 def test_bench_refuses_unknown_models(tmp_path):
     result = CliRunner().invoke(app, ["bench", "--out", str(tmp_path), "--models", "resnet"])
-    assert result.exit_code == 2 and "choose from" in result.output
+    assert result.exit_code == 2 and "unknown model 'resnet'" in result.output

@@ -12,9 +12,11 @@ from quakeslide.config import TrainConfig
 from quakeslide.errors import InputError
 from quakeslide.folders import RunFolder
 from quakeslide.options import (
+    BenchOptions,
     CvOptions,
     EvaluateOptions,
     ExportOptions,
+    InventoryOptions,
     PredictOptions,
     PseudoLabelOptions,
     StageOptions,
@@ -32,6 +34,8 @@ COMMANDS = {
     "cv": CvOptions,
     "study": StudyOptions,
     "export": ExportOptions,
+    "bench": BenchOptions,
+    "inventory": InventoryOptions,
     "train": TrainConfig,
 }
 

@@ -10,7 +10,6 @@ import typer
 from quakeslide.allocator import keep_freed_memory
 from quakeslide.cli_options import (
     MODEL_HELP,
-    Device,
     OneLineErrorsGroup,
     Precision,
     one_line_errors,
@@ -19,6 +18,7 @@ from quakeslide.cli_options import (
     training_options,
 )
 from quakeslide.options import (
+    BenchOptions,
     CvOptions,
     EvaluateOptions,
     ExportOptions,
@@ -307,24 +307,16 @@ def report(
 
 @app.command()
 @one_line_errors
+@stage_options(BenchOptions)
 def bench(
     out: Annotated[Path, typer.Option(help="folder for bench.json and bench.md")] = Path("bench"),
-    device: Device = "auto",
-    size: Annotated[int, typer.Option(help="image side")] = 256,
-    seconds: Annotated[float, typer.Option(help="minimum timed seconds per measurement")] = 5.0,
-    models: Annotated[str, typer.Option(help="comma-separated")] = "unet,linknet",
-    infer_batch: Annotated[int, typer.Option()] = 8,
-    train_batch: Annotated[int, typer.Option(help="the paper's batch size")] = 5,
-    compile: Annotated[bool, typer.Option(help="also time the fast path torch.compiled")] = False,
-    emulate_avx2: Annotated[bool, typer.Option(help="limit oneDNN to AVX2, as AVX2 CPUs")] = False,
+    *,
+    options: BenchOptions,
 ) -> None:
     """Conv peak of this machine, then U-Net and LinkNet speed: fp32 vs the fast path."""
-    from quakeslide.bench.run import bench_models, run_bench
+    from quakeslide.bench.run import run_bench
 
-    run_bench(
-        out, device, size, seconds, infer_batch, train_batch, bench_models(models), compile,
-        typer.echo, emulate_avx2,
-    )  # fmt: skip
+    run_bench(out, options, typer.echo)
     typer.echo(f"  {out / 'bench.json'}\n  {out / 'bench.md'}")
 
 

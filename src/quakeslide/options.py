@@ -429,3 +429,21 @@ class InventoryOptions(StageOptions):
         description="volume-area law: larsen-soil, larsen-bedrock (Larsen et al. 2010) or"
         " guzzetti (Guzzetti et al. 2009)",
     )
+
+
+class BenchOptions(StageOptions):
+    """`quakeslide bench`: which models, at which sizes, for how long, on which device."""
+
+    what: ClassVar[str] = "bench options"
+    device: Device = "auto"
+    size: int = Field(256, ge=32, description="image side")
+    seconds: float = Field(5.0, gt=0, description="minimum timed seconds per measurement")
+    models: Annotated[
+        list[str],
+        BeforeValidator(_model_list),
+        Field(description="comma separated", json_schema_extra=TEXT_ON_COMMAND_LINE),
+    ] = ["unet", "linknet"]
+    infer_batch: int = Field(8, ge=1, description="images per inference step")
+    train_batch: int = Field(5, ge=1, description="images per training step (the paper's 5)")
+    compile: bool = Field(False, description="also time the fast path torch.compiled")
+    emulate_avx2: bool = Field(False, description="limit oneDNN to AVX2, as AVX2 CPUs")

@@ -27,10 +27,8 @@ from quakeslide.bench.paths import FP32, SpeedPath, fast_path
 from quakeslide.device import choose_device, configure_cpu_threads, cpu_flags
 from quakeslide.errors import InputError
 from quakeslide.io.raster import atomic_path, writable_folder
-from quakeslide.models import model_names
-from quakeslide.options import named
+from quakeslide.options import BenchOptions, named
 
-MODELS = ("unet", "linknet")
 TRAIN_FLOPS_FACTOR = 3  # forward + backward (two products per weight gradient and input)
 # oneDNN's and ATen's kernels limited to AVX2 (the children read these before torch loads)
 AVX2_ENVIRONMENT = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
@@ -41,32 +39,16 @@ def avx2_flags(flags: frozenset[str]) -> frozenset[str]:
     return frozenset(f for f in flags if not f.startswith(("avx512", "amx")))
 
 
-def bench_models(text: str) -> tuple[str, ...]:
-    """The comma-separated `--models` value, checked against the registry."""
-    names = tuple(m.strip() for m in text.split(",") if m.strip())
-    if not names or set(names) - set(model_names()):
-        raise InputError(f"models {text!r}: choose from {', '.join(model_names())}")
-    return names
-
-
 def run_bench(
-    out: Path,
-    device: str = "auto",
-    size: int = 256,
-    seconds: float = 5.0,
-    infer_batch: int = 8,
-    train_batch: int = 5,
-    models: tuple[str, ...] = MODELS,
-    compile: bool = False,
-    echo: Callable[[str], None] = print,
-    emulate_avx2: bool = False,
+    out: Path, options: BenchOptions | None = None, echo: Callable[[str], None] = print
 ) -> dict:
     """`emulate_avx2` runs every job with the kernels limited to AVX2 and chooses the fast
     path from AVX2 flags: what an AVX2-only CPU would get, measured on a newer one (the
     ratios carry over; absolute speeds and the core itself stay this machine's)."""
-    if size < 32 or seconds <= 0 or infer_batch < 1 or train_batch < 1:
-        raise InputError("size >= 32, seconds > 0 and batch sizes >= 1 are needed")
-    device = choose_device(device)
+    o = options or BenchOptions()
+    size, seconds, infer_batch, train_batch = o.size, o.seconds, o.infer_batch, o.train_batch
+    models, compile, emulate_avx2 = o.models, o.compile, o.emulate_avx2
+    device = choose_device(o.device)
     if emulate_avx2 and device != "cpu":
         raise InputError(
             f"{named('emulate_avx2')} applies to the CPU only (use {named('device')} cpu)"
