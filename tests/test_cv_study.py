@@ -16,7 +16,8 @@ FAST += ["--precision", "32-true", "--accelerator", "cpu"]
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
+def split_tiles(tmp_path_factory) -> Path:
+    """A 4 x 5 grid of 32 px tiles with train.txt (14) and val.txt (6)."""
     root = tmp_path_factory.mktemp("tiles")
     stems = write_tile_dataset(root, rows=4, cols=5, size=32)
     (root / "val.txt").write_text("\n".join(stems[:6]))
@@ -25,9 +26,10 @@ def dataset(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-def test_cv_writes_one_run_per_fold_and_mean_std(dataset, tmp_path):
+def test_cv_writes_one_run_per_fold_and_mean_std(split_tiles, tmp_path):
     out = tmp_path / "cv"
-    result = CliRunner().invoke(app, ["cv", str(dataset), "--out", str(out), "--folds", "3", *FAST])
+    command = ["cv", str(split_tiles), "--out", str(out), "--folds", "3", *FAST]
+    result = CliRunner().invoke(app, command)
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "cv_summary.json").read_text())
     assert summary["grouping"] == "blocks" and sum(summary["fold_tiles"]) == 20
@@ -47,9 +49,9 @@ def test_cv_writes_one_run_per_fold_and_mean_std(dataset, tmp_path):
 
 
 @pytest.mark.slow
-def test_study_table_figures_and_skipping_finished_runs(dataset, tmp_path):
+def test_study_table_figures_and_skipping_finished_runs(split_tiles, tmp_path):
     out = tmp_path / "study"
-    command = ["study", str(dataset), "--out", str(out), "--sizes", "4,8", "--val-split", "val"]
+    command = ["study", str(split_tiles), "--out", str(out), "--sizes", "4,8", "--val-split", "val"]
     result = CliRunner().invoke(app, command + FAST)
     assert result.exit_code == 0, result.output
     runs = sorted(p.name for p in (out / "runs").iterdir())
@@ -81,8 +83,8 @@ def test_study_table_figures_and_skipping_finished_runs(dataset, tmp_path):
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps, "finished runs were redone"
 
 
-def test_study_refuses_sizes_larger_than_the_pool(dataset, tmp_path):
-    command = ["study", str(dataset), "--out", str(tmp_path / "s"), "--sizes", "100"]
+def test_study_refuses_sizes_larger_than_the_pool(split_tiles, tmp_path):
+    command = ["study", str(split_tiles), "--out", str(tmp_path / "s"), "--sizes", "100"]
     result = CliRunner().invoke(app, command + ["--val-split", "val", *FAST])
     assert result.exit_code == 2 and "size 100 exceeds the 14 tiles" in result.output
 
@@ -103,9 +105,9 @@ def test_a_run_is_scored_at_its_best_or_its_last_epoch():
 
 
 @pytest.mark.slow
-def test_a_study_rescored_at_the_last_epoch_reuses_its_runs(dataset, tmp_path):
+def test_a_study_rescored_at_the_last_epoch_reuses_its_runs(split_tiles, tmp_path):
     out = tmp_path / "study"
-    command = ["study", str(dataset), "--out", str(out), "--models", "linknet", "--sizes", "4"]
+    command = ["study", str(split_tiles), "--out", str(out), "--models", "linknet", "--sizes", "4"]
     command += ["--val-split", "val", *FAST, "--epochs", "2"]
     assert CliRunner().invoke(app, command).exit_code == 0
     stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/summary.json")}
@@ -122,10 +124,10 @@ def test_a_study_rescored_at_the_last_epoch_reuses_its_runs(dataset, tmp_path):
 
 
 @pytest.mark.parametrize("command", ["cv", "study"])
-def test_an_unknown_score_is_refused_before_any_run(dataset, tmp_path, command):
+def test_an_unknown_score_is_refused_before_any_run(split_tiles, tmp_path, command):
     out = tmp_path / "out"
     result = CliRunner().invoke(
-        app, [command, str(dataset), "--out", str(out), "--score", "mean", *FAST]
+        app, [command, str(split_tiles), "--out", str(out), "--score", "mean", *FAST]
     )
     assert (
         result.exit_code == 2

@@ -24,7 +24,8 @@ SUMMARY_KEYS = {"model", "parameters", "best", "final", "wall_seconds", "device"
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
+def tiles16(tmp_path_factory) -> Path:
+    """A 4 x 4 grid of 32 px tiles (no split lists: runs cut their own 20 % for validation)."""
     root = tmp_path_factory.mktemp("tiles")
     write_tile_dataset(root, rows=4, cols=4, size=32)
     return root
@@ -62,9 +63,9 @@ class LastCheckpointLag(L.Callback):
             self.lags.append(trainer.global_step - saved)
 
 
-def test_last_checkpoint_holds_every_epoch_even_when_best_does_not_improve(dataset, tmp_path):
+def test_last_checkpoint_holds_every_epoch_even_when_best_does_not_improve(tiles16, tmp_path):
     lag = LastCheckpointLag(tmp_path / "run" / "checkpoints" / "last.ckpt")
-    train(dataset, tmp_path / "run", TrainConfig(**TINY), callbacks=[FlatF1(), lag])
+    train(tiles16, tmp_path / "run", TrainConfig(**TINY), callbacks=[FlatF1(), lag])
     assert lag.lags == [0, 0]
     best = torch.load(tmp_path / "run" / "checkpoints" / "best.ckpt", weights_only=True)
     assert best["epoch"] == 0  # F1 stayed flat: best.ckpt is the first epoch's
@@ -81,15 +82,15 @@ RECIPES = {
 
 
 @pytest.mark.parametrize("recipe", RECIPES.values(), ids=RECIPES.keys())
-def test_a_resumed_run_ends_like_an_uninterrupted_one(dataset, tmp_path, recipe):
+def test_a_resumed_run_ends_like_an_uninterrupted_one(tiles16, tmp_path, recipe):
     config = TrainConfig(**(TINY | recipe))
-    whole = train(dataset, tmp_path / "whole", config)
+    whole = train(tiles16, tmp_path / "whole", config)
     with pytest.raises(Crash):
-        train(dataset, tmp_path / "stopped", config, callbacks=[CrashAtEpoch(1)])
+        train(tiles16, tmp_path / "stopped", config, callbacks=[CrashAtEpoch(1)])
     assert len(metric_rows(tmp_path / "stopped")) == 1
     assert not (tmp_path / "stopped" / "summary.json").exists()
     recorder = EpochRecorder()
-    resumed = train(dataset, tmp_path / "stopped", config, resume=True, callbacks=[recorder])
+    resumed = train(tiles16, tmp_path / "stopped", config, resume=True, callbacks=[recorder])
     assert recorder.epochs == [(1, 1), (2, 2)], "the resumed fit did not start at epoch 1"
     assert metric_rows(tmp_path / "stopped") == metric_rows(tmp_path / "whole")
     a = weights(whole.run / "checkpoints" / "last.ckpt")
@@ -100,18 +101,18 @@ def test_a_resumed_run_ends_like_an_uninterrupted_one(dataset, tmp_path, recipe)
     assert resumed.summary.finished and resumed.summary.epochs == 3
 
 
-def test_same_seed_same_metrics_other_seed_other_metrics(dataset, tmp_path):
+def test_same_seed_same_metrics_other_seed_other_metrics(tiles16, tmp_path):
     config = TrainConfig(**(TINY | {"epochs": 2}))
-    first = train(dataset, tmp_path / "a", config)
-    second = train(dataset, tmp_path / "b", config)
+    first = train(tiles16, tmp_path / "a", config)
+    second = train(tiles16, tmp_path / "b", config)
     assert metric_rows(first.run) == metric_rows(second.run)
-    other = train(dataset, tmp_path / "c", TrainConfig(**(TINY | {"epochs": 2, "seed": 1})))
+    other = train(tiles16, tmp_path / "c", TrainConfig(**(TINY | {"epochs": 2, "seed": 1})))
     assert metric_rows(other.run) != metric_rows(first.run)
 
 
-def test_run_folder_contents(dataset, tmp_path, caplog):
+def test_run_folder_contents(tiles16, tmp_path, caplog):
     with caplog.at_level("INFO", logger="quakeslide.training.epoch_log"):
-        result = train(dataset, tmp_path / "run", TrainConfig(**(TINY | {"epochs": 1})))
+        result = train(tiles16, tmp_path / "run", TrainConfig(**(TINY | {"epochs": 1})))
     run = result.run
     (row,) = metric_rows(run)
     # a line per epoch for a log file, with the numbers metrics.csv holds
@@ -130,14 +131,14 @@ def test_run_folder_contents(dataset, tmp_path, caplog):
     assert meta["model"] == "linknet" and len(meta["mean"]) == 3
     assert net(torch.rand(1, 3, 32, 32)).shape == (1, 2, 32, 32)
     with pytest.raises(InputError, match="holds a run already"):
-        train(dataset, run, TrainConfig(**(TINY | {"epochs": 1})))
+        train(tiles16, run, TrainConfig(**(TINY | {"epochs": 1})))
     with pytest.raises(InputError, match="other settings .*lr"):
-        train(dataset, run, TrainConfig(**(TINY | {"epochs": 2, "lr": 0.01})), resume=True)
+        train(tiles16, run, TrainConfig(**(TINY | {"epochs": 2, "lr": 0.01})), resume=True)
 
 
-def test_training_records_the_f1_best_validation_threshold(dataset, tmp_path):
+def test_training_records_the_f1_best_validation_threshold(tiles16, tmp_path):
     """best.ckpt and summary.json carry the threshold of the same sweep evaluate runs."""
-    result = train(dataset, tmp_path / "run", TrainConfig(**(TINY | {"epochs": 2})))
+    result = train(tiles16, tmp_path / "run", TrainConfig(**(TINY | {"epochs": 2})))
     best = result.summary.best
     assert 0.0 < best.threshold < 1.0
     meta = torch.load(result.best_checkpoint, weights_only=True)[CHECKPOINT_KEY]
@@ -146,22 +147,22 @@ def test_training_records_the_f1_best_validation_threshold(dataset, tmp_path):
     assert float(rows[best.epoch]["val_threshold"]) == pytest.approx(best.threshold)
     plan = plan_compute("cpu", "32-true")
     net, _ = load_net(result.best_checkpoint)
-    val = TileDataset(dataset, choose_split(dataset, TrainConfig(**TINY)).val)
+    val = TileDataset(tiles16, choose_split(tiles16, TrainConfig(**TINY)).val)
     evaluation, _ = evaluate_model(torch_engine(net, plan), val)
     # the same tiles scored by evaluate: the same F1-best threshold
     assert evaluation.sweep.best()["threshold"] == pytest.approx(best.threshold, abs=1e-3)
 
 
-def test_ema_validates_and_saves_the_averaged_weights(dataset, tmp_path):
+def test_ema_validates_and_saves_the_averaged_weights(tiles16, tmp_path):
     """With --ema, validation scores the average, best.ckpt ships it, and the weights as
     trained ride along for a resume."""
-    result = train(dataset, tmp_path / "run", TrainConfig(**(TINY | {"ema": 0.9})))
+    result = train(tiles16, tmp_path / "run", TrainConfig(**(TINY | {"ema": 0.9})))
     saved = torch.load(result.best_checkpoint, map_location="cpu", weights_only=True)
     averaged, trained = saved["state_dict"], saved["current_model_state"]
     assert averaged.keys() == trained.keys()
     assert any(not torch.equal(averaged[k], trained[k]) for k in averaged)
     net, _ = load_net(result.best_checkpoint)
-    val = TileDataset(dataset, choose_split(dataset, TrainConfig(**TINY)).val)
+    val = TileDataset(tiles16, choose_split(tiles16, TrainConfig(**TINY)).val)
     evaluation, _ = evaluate_model(torch_engine(net, plan_compute("cpu", "32-true")), val)
     assert evaluation.micro.f1 == pytest.approx(result.summary.best.f1, abs=1e-4)
     assert result.summary.ema == 0.9
@@ -181,12 +182,12 @@ def test_empty_dataset_is_refused(tmp_path):
         train(tmp_path, tmp_path / "run", TrainConfig(**TINY))
 
 
-def test_cli_options_override_the_config_file(dataset, tmp_path):
+def test_cli_options_override_the_config_file(tiles16, tmp_path):
     config = tmp_path / "options.yaml"
     config.write_text(yaml.safe_dump(TINY | {"epochs": 5, "lr": 0.002}))
     run = tmp_path / "run"
     result = CliRunner().invoke(
-        app, ["train", str(dataset), "--out", str(run), "--config", str(config), "--epochs", "1"]
+        app, ["train", str(tiles16), "--out", str(run), "--config", str(config), "--epochs", "1"]
     )
     assert result.exit_code == 0, result.output
     saved = yaml.safe_load((run / "config.yaml").read_text())
@@ -205,12 +206,12 @@ def test_cli_options_override_the_config_file(dataset, tmp_path):
         ("epochs: [1\n", "not valid YAML"),
     ],
 )
-def test_bad_config_files_fail_before_training(dataset, tmp_path, text, message):
+def test_bad_config_files_fail_before_training(tiles16, tmp_path, text, message):
     config = tmp_path / "bad.yaml"
     config.write_text(text)
     run = tmp_path / "run"
     result = CliRunner().invoke(
-        app, ["train", str(dataset), "--out", str(run), "--config", str(config)]
+        app, ["train", str(tiles16), "--out", str(run), "--config", str(config)]
     )
     assert result.exit_code == 2
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
