@@ -7,7 +7,9 @@ import numpy as np
 import pyogrio
 import pytest
 import rasterio
+import rasterio.transform
 import shapely
+import shapely.affinity
 from scipy import stats
 from typer.testing import CliRunner
 
@@ -144,7 +146,7 @@ def test_polygons_in_a_geographic_crs_are_measured_in_metres(tmp_path):
 
 
 @pytest.mark.parametrize("case,message", [
-    ("empty", "not a prediction folder or a vector file"),
+    ("empty", "not a prediction folder, a vector file or a mask"),
     ("grid", "a cell as large as the mapped ground"),
     ("no_crs", "has no CRS"),
 ])  # fmt: skip
@@ -159,3 +161,48 @@ def test_bad_inventory_input_gets_one_line(tmp_path, case, message):
     result = runner.invoke(app, ["inventory", *args, "--out", str(tmp_path / "i")])
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert result.exit_code == 2 and len(errors) == 1 and message in errors[0], result.output
+
+
+def test_a_truth_inventory_is_compared_and_matched(tmp_path):
+    truth = power_law_polygons(80, seed=4)
+    shifted = [shapely.affinity.translate(p, 1.0, 0.0) for p in truth]  # 1 m off
+    mapped = write_polygons(tmp_path / "mapped.gpkg", shifted)
+    drawn = write_polygons(tmp_path / "truth.gpkg", truth)
+    out = tmp_path / "i"
+    result = runner.invoke(app, ["inventory", str(mapped), "--out", str(out),
+                                 "--truth", str(drawn), "--grid", "2000"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "inventory.json").read_text())
+    compare = record["compare"]
+    assert record["truth"]["count"] == 80 and compare["count_ratio"] == 1.0
+    assert compare["area_ratio"] == pytest.approx(1.0)
+    assert compare["matched_by_size"]["all"] == {"truth": 80, "matched": 80, "rate": 1.0}
+    assert compare["overlap"] and compare["ks_distance"] == pytest.approx(0.0)
+
+
+def test_a_truth_elsewhere_is_said_and_still_compared(tmp_path):
+    mapped = write_polygons(tmp_path / "mapped.gpkg", power_law_polygons(40))
+    far = write_polygons(tmp_path / "far.gpkg", power_law_polygons(40, origin=(700000.0, 0.0)))
+    out = tmp_path / "i"
+    result = runner.invoke(app, ["inventory", str(mapped), "--out", str(out), "--truth",
+                                 str(far), "--grid", "2000"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "the truth does not overlap the mapped ground" in result.output
+    compare = json.loads((out / "inventory.json").read_text())["compare"]
+    assert compare["overlap"] is False and compare["count_ratio"] == 1.0
+
+
+def test_a_mask_is_read_as_one_polygon_per_region(tmp_path):
+    data = np.zeros((1, 60, 80), np.uint8)
+    data[0, 5:15, 5:25] = 1  # 200 px
+    data[0, 30:50, 40:50] = 1  # 200 px
+    data[0, 55:60, 0:80] = 255  # ignore: not a landslide
+    profile = {"driver": "GTiff", "height": 60, "width": 80, "count": 1, "dtype": "uint8",
+               "crs": "EPSG:32648",
+               "transform": rasterio.transform.from_origin(500000, 3400000, 2, 2)}  # fmt: skip
+    with rasterio.open(tmp_path / "truth.tif", "w", **profile) as dst:
+        dst.write(data)
+    from quakeslide.inventory.sources import read_inventory
+
+    inventory = read_inventory([tmp_path / "truth.tif"])
+    assert sorted(inventory.areas_m2) == [800.0, 800.0]  # 200 px of 4 m2

@@ -247,6 +247,10 @@ def inventory(
         list[Path], typer.Argument(help="prediction folders or vector files (one event)")
     ],
     out: Annotated[Path, typer.Option(help="inventory folder")],
+    truth: Annotated[
+        list[Path] | None,
+        typer.Option(help="truth inventory of the event: vector file or mask (repeatable)"),
+    ] = None,
     *,
     options: InventoryOptions,
 ) -> None:
@@ -254,7 +258,7 @@ def inventory(
     from quakeslide.folders import InventoryFolder
     from quakeslide.inventory.run import run_inventory
 
-    record = run_inventory(inputs, out, options)
+    record = run_inventory(inputs, out, options, truth)
     typer.echo(f"{record.count} landslides, {record.total_area_m2 / 1e6:.3f} km2")
     if record.tail:
         low, high = record.tail.exponent_ci
@@ -267,6 +271,14 @@ def inventory(
         typer.echo(f"{fit}: not fitted ({why})")
     v = record.volume_m3
     typer.echo(f"volume ({v.model}): {v.median:,.0f} m3 ({v.low:,.0f}-{v.high:,.0f})")
+    if record.truth and record.compare:
+        c, true = record.compare, record.truth
+        typer.echo(
+            f"truth: {true.count} landslides, {true.total_area_m2 / 1e6:.3f} km2; count ratio"
+            f" {c['count_ratio']:.2f}, area ratio {c['area_ratio']:.2f}"
+        )
+        if not c["overlap"]:
+            typer.echo("the truth does not overlap the mapped ground: no landslide matched")
     typer.echo(f"  {InventoryFolder(out).record}")
 
 

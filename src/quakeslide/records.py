@@ -212,11 +212,10 @@ class VolumeRecord(Record):
     covers: str  # what the interval covers
 
 
-class InventoryRecord(Record):
-    """INVENTORY/inventory.json: the event's landslides as landslide science counts them."""
+class EventFigures(Record):
+    """An inventory's figures as landslide science counts them."""
 
     sources: list[str]
-    crs: str  # the metric CRS areas and grids are in
     count: int
     total_area_m2: float
     largest_m2: float | None
@@ -224,5 +223,14 @@ class InventoryRecord(Record):
     inverse_gamma: InverseGammaRecord | None
     mls: float | None  # landslide-event magnitude (Tanyas et al. 2018)
     volume_m3: VolumeRecord
-    grid_m: float
     refused: dict[str, str] = {}  # fit -> why it was not made
+
+
+class InventoryRecord(EventFigures):
+    """INVENTORY/inventory.json: the event's figures; with a truth inventory, the truth's
+    figures and the comparison (`inventory/compare.py`)."""
+
+    crs: str  # the metric CRS areas and grids are in
+    grid_m: float
+    truth: EventFigures | None = None
+    compare: dict | None = None

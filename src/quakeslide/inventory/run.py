@@ -13,32 +13,69 @@ import shapely
 from scipy import stats
 
 from quakeslide.folders import InventoryFolder
+from quakeslide.inventory.compare import compare_inventories
 from quakeslide.inventory.density import DensityGrids, density_grids
 from quakeslide.inventory.magnitude import landslide_magnitude
-from quakeslide.inventory.sources import Inventory, read_inventory
+from quakeslide.inventory.sources import Inventory, in_crs, read_inventory
 from quakeslide.inventory.statistics import fit_inverse_gamma, fit_tail, frequency_density
 from quakeslide.inventory.volume import VOLUME_MODELS, total_volume, volumes_m3
 from quakeslide.io.raster import atomic_path, copy_as_cog, scratch_path, writable_folder
 from quakeslide.io.styles import add_default_style, density_qml, outline_qml
 from quakeslide.io.vectors import GPKG_OPTIONS
 from quakeslide.options import InventoryOptions
-from quakeslide.records import InventoryRecord, InverseGammaRecord, TailRecord, VolumeRecord
+from quakeslide.records import (
+    EventFigures,
+    InventoryRecord,
+    InverseGammaRecord,
+    TailRecord,
+    VolumeRecord,
+)
 from quakeslide.reporting.fad_figure import plot_fad
 
 log = logging.getLogger(__name__)
 
 
 def run_inventory(
-    inputs: list[Path], out: Path, options: InventoryOptions | None = None
+    inputs: list[Path],
+    out: Path,
+    options: InventoryOptions | None = None,
+    truth: list[Path] | None = None,
 ) -> InventoryRecord:
     """Read the polygons (pooled), fit and measure, write the folder; returns the record.
-    A fit the inventory is too small for is refused, its reason in `refused`."""
+    A fit the inventory is too small for is refused, its reason in `refused`. `truth`:
+    vector files or masks of the same event, compared in the prediction's CRS."""
     options = options or InventoryOptions()
     inventory = read_inventory(inputs)
     keep = inventory.areas_m2 > 0
     polygons, areas = inventory.polygons[keep], inventory.areas_m2[keep]
     grids = density_grids(polygons, inventory.bounds, options.grid)
+    reference = in_crs(read_inventory(truth), inventory.crs) if truth else None
     folder = InventoryFolder(writable_folder(Path(out)))
+    figures = event_figures(inventory.sources, areas, options.volume)
+    extra: dict = {}
+    if reference is not None:
+        true_areas = reference.areas_m2
+        truth_figures = event_figures(reference.sources, true_areas, options.volume)
+        exponents = (figures.tail.exponent if figures.tail else None,
+                     truth_figures.tail.exponent if truth_figures.tail else None)  # fmt: skip
+        compared = compare_inventories(polygons, reference.polygons[true_areas > 0],
+                                       inventory.bounds, exponents)  # fmt: skip
+        extra = {"truth": truth_figures, "compare": compared}
+    record = InventoryRecord(
+        **figures.model_dump(), crs=inventory.crs.to_string(), grid_m=options.grid, **extra
+    )
+    _write_polygons(folder.landslides, polygons, areas, inventory, options.volume)
+    _write_grids(folder, grids, inventory)
+    if len(areas) >= 2:
+        truth_areas = reference.areas_m2 if reference is not None else None
+        _plot(areas, record, folder.fad_png, truth_areas)
+    with atomic_path(folder.record) as tmp:
+        tmp.write_text(record.to_json())
+    return record
+
+
+def event_figures(sources: list[str], areas: np.ndarray, volume_law: str) -> EventFigures:
+    """Count, area, both fits (or why not), mLS and volume of one inventory."""
     refused: dict[str, str] = {}
     tail = gamma = mls = None
     try:
@@ -52,27 +89,17 @@ def run_inventory(
         gamma = InverseGammaRecord(**whole.__dict__, rollover_m2=whole.rollover_m2)
     except ValueError as err:
         refused["inverse_gamma"] = str(err)
-    volume = total_volume(areas, options.volume)
-    record = InventoryRecord(
-        sources=inventory.sources,
-        crs=inventory.crs.to_string(),
+    return EventFigures(
+        sources=sources,
         count=len(areas),
         total_area_m2=float(areas.sum()),
         largest_m2=float(areas.max()) if len(areas) else None,
         tail=tail,
         inverse_gamma=gamma,
         mls=mls,
-        volume_m3=VolumeRecord(**volume.__dict__),
-        grid_m=options.grid,
+        volume_m3=VolumeRecord(**total_volume(areas, volume_law).__dict__),
         refused=refused,
     )
-    _write_polygons(folder.landslides, polygons, areas, inventory, options.volume)
-    _write_grids(folder, grids, inventory)
-    if len(areas) >= 2:
-        _plot(areas, record, folder.fad_png)
-    with atomic_path(folder.record) as tmp:
-        tmp.write_text(record.to_json())
-    return record
 
 
 def _write_polygons(
@@ -107,8 +134,9 @@ def _write_grids(folder: InventoryFolder, grids: DensityGrids, inventory: Invent
         path.with_suffix(".qml").write_text(density_qml(float(values.max()), label))
 
 
-def _plot(areas: np.ndarray, record: InventoryRecord, path: Path) -> None:
+def _plot(areas: np.ndarray, record: InventoryRecord, path: Path, truth: np.ndarray | None) -> None:
     fad = frequency_density(areas)
+    truth_fad = frequency_density(truth) if truth is not None and len(truth) >= 2 else None
     tail = None
     if record.tail:
         tail = (record.tail.exponent, record.tail.cutoff_m2, record.tail.n_tail / len(areas))
@@ -117,4 +145,4 @@ def _plot(areas: np.ndarray, record: InventoryRecord, path: Path) -> None:
         fit = record.inverse_gamma
         grid = np.logspace(np.log10(areas.min()), np.log10(areas.max()), 200)
         curve = (grid, stats.invgamma.pdf(grid, fit.rho, loc=fit.s_m2, scale=fit.a_m2))
-    plot_fad(fad.centres_m2, fad.density, tail, curve, path)
+    plot_fad(fad.centres_m2, fad.density, tail, curve, path, truth_fad)

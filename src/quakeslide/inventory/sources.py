@@ -10,9 +10,11 @@ import numpy as np
 import pyogrio
 import rasterio
 import shapely
+from rasterio import features
 from rasterio.crs import CRS
 from rasterio.warp import transform as transform_points
 
+from quakeslide.classes import LANDSLIDE
 from quakeslide.errors import InputError, first_line
 from quakeslide.folders import PredictionFolder
 from quakeslide.io.label_sources import VECTOR_SUFFIXES
@@ -64,11 +66,32 @@ def _read(path: Path) -> list[Part]:
             with rasterio.open(outputs.mask) as mask:  # the ground the scene covers
                 parts.append((geometries, crs, tuple(mask.bounds)))
         return parts
+    if path.suffix.lower() in MASK_SUFFIXES:
+        return [_mask_polygons(path)]
     if path.suffix.lower() not in VECTOR_SUFFIXES:
-        raise InputError(f"{path}: not a prediction folder or a vector file")
+        raise InputError(f"{path}: not a prediction folder, a vector file or a mask")
     geometries, crs = _vector(path)
     bounds = shapely.total_bounds(geometries) if len(geometries) else (0.0, 0.0, 0.0, 0.0)
     return [(geometries, crs, tuple(bounds))]
+
+
+MASK_SUFFIXES = {".tif", ".tiff"}
+
+
+def _mask_polygons(path: Path) -> Part:
+    """A georeferenced mask (1 landslide; 0 background; 255 ignore) as one polygon per
+    4-connected landslide region."""
+    try:
+        with rasterio.open(path) as src:
+            landslide = src.read(1) == LANDSLIDE
+            transform, crs, bounds = src.transform, src.crs, tuple(src.bounds)
+    except rasterio.errors.RasterioIOError as err:
+        raise InputError(f"{path}: not a readable mask ({first_line(err)})") from None
+    if crs is None:
+        raise InputError(f"{path}: has no CRS, so its areas are unknown")
+    shapes = features.shapes(landslide.astype(np.uint8), landslide, 4, transform)
+    polygons = np.array([shapely.geometry.shape(g) for g, _ in shapes], dtype=object)
+    return polygons, crs, bounds
 
 
 def _vector(path: Path) -> tuple[np.ndarray, CRS]:
@@ -95,6 +118,14 @@ def _metric_crs(part: Part) -> CRS:
     lon, lat = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
     zone = min(int((lon + 180) // 6) + 1, 60)
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+
+
+def in_crs(inventory: Inventory, crs: CRS) -> Inventory:
+    """The same inventory in another CRS (a truth compared in the prediction's)."""
+    box = np.array([shapely.box(*inventory.bounds)])
+    bounds = shapely.total_bounds(_reproject(box, inventory.crs, crs))
+    polygons = _reproject(inventory.polygons, inventory.crs, crs)
+    return Inventory(polygons, crs, tuple(map(float, bounds)), inventory.sources)
 
 
 def _reproject(geometries: np.ndarray, source: CRS, target: CRS) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -15,13 +16,18 @@ def plot_fad(
     tail: tuple[float, float, float] | None,
     inverse_gamma: tuple[np.ndarray, np.ndarray] | None,
     path: Path,
-    label: str = "landslides",
+    truth: Any = None,
 ) -> Path:
     """`tail`: (exponent, cutoff m2, share of landslides in the tail); `inverse_gamma`:
-    (areas, densities) of the fitted curve."""
+    (areas, densities) of the fitted curve; `truth`: a truth inventory's FAD (`centres_m2`,
+    `density`), drawn beside."""
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     shown = density > 0
-    ax.loglog(centres_m2[shown], density[shown], "o", color="0.25", ms=4, label=label)
+    ax.loglog(centres_m2[shown], density[shown], "o", color="0.25", ms=4, label="mapped")
+    if truth is not None:
+        kept = truth.density > 0
+        ax.loglog(truth.centres_m2[kept], truth.density[kept], "s", mfc="none",
+                  color="tab:green", ms=5, label="truth")  # fmt: skip
     if inverse_gamma is not None:
         ax.loglog(*inverse_gamma, "-", color="tab:blue", label="inverse gamma (whole)")
     if tail is not None:
