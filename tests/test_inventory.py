@@ -120,6 +120,12 @@ def test_the_command_writes_the_inventory(tmp_path):
         volumes_m3(fields[1], VOLUME_MODELS["larsen-soil"]).sum()
     )
     assert (out / "fad.png").stat().st_size > 10_000 and (out / "density_area.qml").exists()
+    page = tmp_path / "inventory.html"
+    result = runner.invoke(app, ["report", str(out), "--out", str(page)])
+    assert result.exit_code == 0, result.output
+    html = page.read_text()
+    assert "Inventory: inventory" in html and "Frequency-area distribution" in html
+    assert "tail.exponent" in html and "<img" in html
 
 
 def test_a_small_inventory_is_counted_and_its_fits_refused_in_one_line_each(tmp_path):

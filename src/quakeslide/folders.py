@@ -305,9 +305,12 @@ class PredictionFolder:
         return bool(self.scenes())
 
 
-ResultFolder = EvaluationFolder | StudyFolder | CvFolder | RunFolder | PredictionFolder
+ResultFolder = (
+    EvaluationFolder | StudyFolder | CvFolder | RunFolder | PredictionFolder | InventoryFolder
+)
 # in the order they are tried: an evaluation or study folder may also hold a summary.json
 RESULT_KINDS: dict[str, type[ResultFolder]] = {
+    "inventory": InventoryFolder,
     "evaluation": EvaluationFolder,
     "study": StudyFolder,
     "cv": CvFolder,

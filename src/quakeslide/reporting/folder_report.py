@@ -1,7 +1,7 @@
 """Which kind of result folder this is, and what its report shows.
 
-Kinds, recognised by their files as `quakeslide.folders` names them: an evaluation, a
-study, a cross-validation, a training run and a prediction folder.
+Kinds, recognised by their files as `quakeslide.folders` names them: an inventory, an
+evaluation, a study, a cross-validation, a training run and a prediction folder.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from quakeslide.errors import InputError
 from quakeslide.folders import (
     CvFolder,
     EvaluationFolder,
+    InventoryFolder,
     PredictionFolder,
     ResultFolder,
     RunFolder,
@@ -24,6 +25,7 @@ from quakeslide.folders import (
 from quakeslide.records import (
     CvSummary,
     EvaluationMetrics,
+    InventoryRecord,
     PredictionSummary,
     Record,
     RunSummary,
@@ -49,7 +51,8 @@ def folder_kind(folder: Path) -> tuple[str, ResultFolder]:
     found = result_folder(folder)
     if found is None:
         raise InputError(
-            f"{folder}: not a result folder (no evaluation, study, cv, run or prediction files)"
+            f"{folder}: not a result folder (no inventory, evaluation, study, cv, run or"
+            " prediction files)"
         )
     return found
 
@@ -61,6 +64,7 @@ def build_report(folder: Path, figures: Path) -> Report:
         raise InputError(f"{folder}: no such folder")
     kind, contract = folder_kind(folder)
     builders = {
+        "inventory": _inventory,
         "evaluation": _evaluation,
         "study": _study,
         "cv": _cv,
@@ -162,6 +166,36 @@ def _evaluation(folder: EvaluationFolder, _: Path) -> tuple[str, list[Section]]:
     records = read_records(folder.per_tile)
     tiles = Section("Per tile", tables=[records_table(folder.per_tile.name, records, limit=30)])
     return "Evaluation: " + " vs ".join(models), [pixels, objects, sweep, panels, tiles]
+
+
+def _inventory(folder: InventoryFolder, _: Path) -> tuple[str, list[Section]]:
+    record = InventoryRecord.read(folder.record)
+    values = record.model_dump(mode="json", exclude={"truth", "compare"})
+    sections = [
+        Section(
+            "The event's landslides",
+            [f"Pooled from {', '.join(record.sources)}; areas in {record.crs}."],
+            [key_value_table(folder.record.name, values)],
+            _figures([folder.fad_png], "Frequency-area distribution and its fits"),
+        )
+    ]
+    if record.truth and record.compare:
+        truth = record.truth.model_dump(mode="json")
+        by_size = record.compare.get("matched_by_size", {})
+        rows = [[size, cell(m["truth"]), cell(m["matched"]), cell(m["rate"])]
+                for size, m in by_size.items()]  # fmt: skip
+        compare = {k: v for k, v in record.compare.items() if k != "matched_by_size"}
+        sections.append(
+            Section(
+                "Against the truth inventory",
+                tables=[
+                    key_value_table("comparison", compare),
+                    Table("true landslides matched", ["size", "true", "matched", "rate"], rows),
+                    key_value_table("truth", truth),
+                ],
+            )
+        )
+    return f"Inventory: {folder.root.name}", sections
 
 
 def _study(folder: StudyFolder, _: Path) -> tuple[str, list[Section]]:
