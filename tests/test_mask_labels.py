@@ -154,7 +154,7 @@ def test_ambiguous_values_are_listed(tmp_path):
     Image.fromarray(values).save(path)
     message = (
         rf"{path}: cannot tell the label encoding from values \{{0, 1, 2, 7\}}; "
-        "use --mask-encoding"
+        "use mask_encoding"
     )
     with pytest.raises(InputError, match=message):
         read_mask_labels(path, H, W)

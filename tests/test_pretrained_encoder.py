@@ -146,7 +146,7 @@ def one_error_line(result) -> str:
     [
         (["--model", "linknet", "--encoder-weights", "imagenet"], "no ImageNet weights exist"),
         (["--model", "unet", "--encoder-weights", "imagenet"], "no ImageNet weights exist"),
-        (["--model", "lite0-linknet", "--encoder-weights", "coco"], "encoder_weights"),
+        (["--model", "lite0-linknet", "--encoder-weights", "coco"], "--encoder-weights coco"),
         (["--init", "PARENT", "--model", "linknet"], "a lite0-linknet checkpoint, but --model"),
         (["--init", "PARENT", "--encoder-weights", "imagenet"], "the parent's weights"),
     ],
@@ -212,10 +212,8 @@ def test_export_of_a_pretrained_model_matches_torch(imagenet_run, tmp_path, deep
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    image = np.random.default_rng(0).random((1, 3, 64, 96 if not deepness else 64))
-    image = image.astype(np.float32)
-    if deepness:  # a static square tile of the training size, probabilities out
-        image = image[..., :32, :32]
+    side = (64, 96) if not deepness else (256, 256)  # Deepness: predict's window, square
+    image = np.random.default_rng(0).random((1, 3, *side)).astype(np.float32)
     net, _ = load_net(checkpoint)
     with torch.inference_mode():
         logits = net(torch.from_numpy(image))

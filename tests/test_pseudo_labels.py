@@ -114,7 +114,7 @@ def test_the_pseudo_label_command_writes_a_dataset_train_reads(dataset, parent, 
     assert run.summary.train_tiles == 7
     bad = runner.invoke(app, args[:4] + [str(tmp_path / "x"), "--split", "unlabelled",
                                          "--low", "0.9", "--high", "0.1"])  # fmt: skip
-    assert bad.exit_code == 2 and "low <= high" in bad.output
+    assert bad.exit_code == 2 and "need --low <= --high" in bad.output
     assert len(bad.output.strip().splitlines()) == 1
 
 

@@ -63,14 +63,12 @@ class StageOptions(BaseModel):
         a YAML file is read: it may come from there)."""
         values = read_yaml(base) if base is not None else {}
         values.update({k: v for k, v in given.items() if v is not None})
-        try:
-            if base is None:
+        with fields_named(str if base is not None else _field_naming.get()):
+            try:
                 return cls(**values)
-            with fields_named(str):
-                return cls(**values)
-        except ValidationError as err:
-            where = f"{base}: " if base is not None else ""
-            raise InputError(f"{where}bad {cls.what}: {problems(err)}") from None
+            except ValidationError as err:
+                where = f"{base}: " if base is not None else ""
+                raise InputError(f"{where}bad {cls.what}: {problems(err)}") from None
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
