@@ -206,6 +206,11 @@ Grouping = Annotated[
     ),
 ]
 Folds = Annotated[int, Field(ge=2, description="number of folds")]
+ModelNames = Annotated[
+    list[str],
+    BeforeValidator(_model_list),
+    Field(description="comma separated", json_schema_extra=TEXT_ON_COMMAND_LINE),
+]
 ScoredEpoch = Annotated[
     Literal["best", "last"],
     Field(
@@ -334,11 +339,7 @@ class StudyOptions(StageOptions):
     folds (the paper's sample-size study)."""
 
     what: ClassVar[str] = "study options"
-    models: Annotated[
-        list[str],
-        BeforeValidator(_model_list),
-        Field(description="comma separated", json_schema_extra=TEXT_ON_COMMAND_LINE),
-    ] = ["unet", "linknet"]
+    models: ModelNames = ["unet", "linknet"]
     sizes: Annotated[
         list[Annotated[int, Field(ge=1)]],
         BeforeValidator(comma_separated_ints),
@@ -436,11 +437,7 @@ class BenchOptions(StageOptions):
     device: Device = "auto"
     size: int = Field(256, ge=32, description="image side")
     seconds: float = Field(5.0, gt=0, description="minimum timed seconds per measurement")
-    models: Annotated[
-        list[str],
-        BeforeValidator(_model_list),
-        Field(description="comma separated", json_schema_extra=TEXT_ON_COMMAND_LINE),
-    ] = ["unet", "linknet"]
+    models: ModelNames = ["unet", "linknet"]
     infer_batch: int = Field(8, ge=1, description="images per inference step")
     train_batch: int = Field(5, ge=1, description="images per training step (the paper's 5)")
     compile: bool = Field(False, description="also time the fast path torch.compiled")

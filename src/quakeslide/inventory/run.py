@@ -3,21 +3,24 @@ magnitude, volume and density maps, written to one folder."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
 import pyogrio
 import rasterio
 import shapely
-from scipy import stats
 
 from quakeslide.folders import InventoryFolder
 from quakeslide.inventory.compare import compare_inventories
 from quakeslide.inventory.density import DensityGrids, density_grids
 from quakeslide.inventory.magnitude import landslide_magnitude
 from quakeslide.inventory.sources import Inventory, in_crs, read_inventory
-from quakeslide.inventory.statistics import fit_inverse_gamma, fit_tail, frequency_density
+from quakeslide.inventory.statistics import (
+    InverseGammaFit,
+    fit_inverse_gamma,
+    fit_tail,
+    frequency_density,
+)
 from quakeslide.inventory.volume import VOLUME_MODELS, total_volume, volumes_m3
 from quakeslide.io.raster import atomic_path, copy_as_cog, scratch_path, writable_folder
 from quakeslide.io.styles import add_default_style, density_qml, outline_qml
@@ -32,8 +35,6 @@ from quakeslide.records import (
 )
 from quakeslide.reporting.fad_figure import plot_fad
 
-log = logging.getLogger(__name__)
-
 
 def run_inventory(
     inputs: list[Path],
@@ -46,15 +47,15 @@ def run_inventory(
     vector files or masks of the same event, compared in the prediction's CRS."""
     options = options or InventoryOptions()
     inventory = read_inventory(inputs)
-    keep = inventory.areas_m2 > 0
-    polygons, areas = inventory.polygons[keep], inventory.areas_m2[keep]
+    all_areas = inventory.areas_m2
+    polygons, areas = inventory.polygons[all_areas > 0], all_areas[all_areas > 0]
     grids = density_grids(polygons, inventory.bounds, options.grid)
     reference = in_crs(read_inventory(truth), inventory.crs) if truth else None
     folder = InventoryFolder(writable_folder(Path(out)))
     figures = event_figures(inventory.sources, areas, options.volume)
     extra: dict = {}
+    true_areas = reference.areas_m2 if reference is not None else None
     if reference is not None:
-        true_areas = reference.areas_m2
         truth_figures = event_figures(reference.sources, true_areas, options.volume)
         exponents = (figures.tail.exponent if figures.tail else None,
                      truth_figures.tail.exponent if truth_figures.tail else None)  # fmt: skip
@@ -67,8 +68,7 @@ def run_inventory(
     _write_polygons(folder.landslides, polygons, areas, inventory, options.volume)
     _write_grids(folder, grids, inventory)
     if len(areas) >= 2:
-        truth_areas = reference.areas_m2 if reference is not None else None
-        _plot(areas, record, folder.fad_png, truth_areas)
+        _plot(areas, record, folder.fad_png, true_areas)
     with atomic_path(folder.record) as tmp:
         tmp.write_text(record.to_json())
     return record
@@ -144,5 +144,6 @@ def _plot(areas: np.ndarray, record: InventoryRecord, path: Path, truth: np.ndar
     if record.inverse_gamma:
         fit = record.inverse_gamma
         grid = np.logspace(np.log10(areas.min()), np.log10(areas.max()), 200)
-        curve = (grid, stats.invgamma.pdf(grid, fit.rho, loc=fit.s_m2, scale=fit.a_m2))
+        whole = InverseGammaFit(rho=fit.rho, a_m2=fit.a_m2, s_m2=fit.s_m2)
+        curve = (grid, whole.density(grid))
     plot_fad(fad.centres_m2, fad.density, tail, curve, path, truth_fad)

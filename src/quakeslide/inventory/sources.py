@@ -10,7 +10,6 @@ import numpy as np
 import pyogrio
 import rasterio
 import shapely
-from rasterio import features
 from rasterio.crs import CRS
 from rasterio.warp import transform as transform_points
 
@@ -18,6 +17,7 @@ from quakeslide.classes import LANDSLIDE
 from quakeslide.errors import InputError, first_line
 from quakeslide.folders import PredictionFolder
 from quakeslide.io.label_sources import VECTOR_SUFFIXES
+from quakeslide.io.vectors import polygonize, utm_crs
 
 
 @dataclass(frozen=True)
@@ -89,9 +89,8 @@ def _mask_polygons(path: Path) -> Part:
         raise InputError(f"{path}: not a readable mask ({first_line(err)})") from None
     if crs is None:
         raise InputError(f"{path}: has no CRS, so its areas are unknown")
-    shapes = features.shapes(landslide.astype(np.uint8), landslide, 4, transform)
-    polygons = np.array([shapely.geometry.shape(g) for g, _ in shapes], dtype=object)
-    return polygons, crs, bounds
+    regions = polygonize(landslide, landslide.astype(np.float32), transform, crs)
+    return np.array([region.geometry for region in regions], dtype=object), crs, bounds
 
 
 def _vector(path: Path) -> tuple[np.ndarray, CRS]:
@@ -115,9 +114,7 @@ def _metric_crs(part: Part) -> CRS:
     _, crs, bounds = part
     if not crs.is_geographic:
         return crs
-    lon, lat = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
-    zone = min(int((lon + 180) // 6) + 1, 60)
-    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+    return utm_crs((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
 
 
 def in_crs(inventory: Inventory, crs: CRS) -> Inventory:

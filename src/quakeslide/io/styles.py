@@ -39,6 +39,12 @@ def _hex(rgba: tuple[int, int, int, int]) -> str:
 def probability_qml(threshold: float) -> str:
     """A yellow-to-red ramp from `threshold` to 1 (values read 0..1); transparent below."""
     stops = [(threshold, RAMP_LOW_RGBA, f"{threshold:.2f}"), (1.0, RAMP_HIGH_RGBA, "1")]
+    return _ramp_qml(stops, clip=True)
+
+
+def _ramp_qml(stops: list[tuple[float, tuple[int, int, int, int], str]], clip: bool) -> str:
+    """A single-band ramp interpolated between `stops` (value, RGBA, label); `clip`:
+    values outside the first and last stop not drawn."""
     items = "\n".join(
         f'          <item value="{value:.6g}" color="{_hex(rgba)}" alpha="{rgba[3]}"'
         f" label={quoteattr(label)}/>"
@@ -47,10 +53,10 @@ def probability_qml(threshold: float) -> str:
     return (
         f'{_HEADER}<qgis version="3.28" styleCategories="Symbology">\n  <pipe>\n'
         f'    <rasterrenderer type="singlebandpseudocolor" band="1" opacity="1" alphaBand="-1"'
-        f' classificationMin="{threshold:.6g}" classificationMax="1">\n'
+        f' classificationMin="{stops[0][0]:.6g}" classificationMax="{stops[-1][0]:.6g}">\n'
         "      <rasterTransparency/>\n      <rastershader>\n"
         '        <colorrampshader colorRampType="INTERPOLATED" classificationMode="1"'
-        ' clip="1">\n'
+        f' clip="{int(clip)}">\n'
         f"{items}\n        </colorrampshader>\n      </rastershader>\n"
         "    </rasterrenderer>\n  </pipe>\n</qgis>\n"
     )
@@ -149,18 +155,4 @@ def density_qml(maximum: float, label: str) -> str:
     top = max(maximum, 1e-9)
     stops = [(0.0, (255, 255, 255, 0), "0"), (top / 2, (253, 141, 60, 170), f"{top / 2:.3g}"),
              (top, (165, 0, 38, 220), f"{top:.3g} {label}")]  # fmt: skip
-    items = "\n".join(
-        f'          <item value="{value:.6g}" color="{_hex(rgba)}" alpha="{rgba[3]}"'
-        f" label={quoteattr(text)}/>"
-        for value, rgba, text in stops
-    )
-    return (
-        f'{_HEADER}<qgis version="3.28" styleCategories="Symbology">\n  <pipe>\n'
-        '    <rasterrenderer type="singlebandpseudocolor" band="1" opacity="1" alphaBand="-1"'
-        f' classificationMin="0" classificationMax="{top:.6g}">\n'
-        "      <rasterTransparency/>\n      <rastershader>\n"
-        '        <colorrampshader colorRampType="INTERPOLATED" classificationMode="1"'
-        ' clip="0">\n'
-        f"{items}\n        </colorrampshader>\n      </rastershader>\n"
-        "    </rasterrenderer>\n  </pipe>\n</qgis>\n"
-    )
+    return _ramp_qml(stops, clip=False)

@@ -116,10 +116,14 @@ def _to_metric(world: np.ndarray, crs: CRS) -> np.ndarray:
 
 def _to_utm(geom: shapely.Geometry, crs: CRS) -> shapely.Geometry:
     """A geographic polygon in the UTM zone of its centroid."""
-    lon, lat = geom.centroid.x, geom.centroid.y
-    zone = min(int((lon + 180) // 6) + 1, 60)
-    utm = CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+    utm = utm_crs(geom.centroid.x, geom.centroid.y)
     return shapely.geometry.shape(transform_geom(crs, utm, geom.__geo_interface__))
+
+
+def utm_crs(lon: float, lat: float) -> CRS:
+    """The WGS 84 UTM zone of a point given in degrees."""
+    zone = min(int((lon + 180) // 6) + 1, 60)
+    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
 
 FIELDS = ["id", "area_px", "area_m2", "perimeter_m", "centroid_x", "centroid_y", "mean_prob"]
