@@ -81,6 +81,23 @@ def test_gpkg_rasterises_to_mask(scene, arrays):
     assert _iou(burned, mask) > 0.99
 
 
+def test_truth_inventory_is_one_polygon_per_scar_tiling_the_truth(scene):
+    """Touching scars stay apart in the inventory; together they cover the truth exactly."""
+    _, _, merged, _ = pyogrio.raw.read(scene.polygons_path)
+    _, _, scars, (ids, areas) = pyogrio.raw.read(scene.inventory_path)
+    merged, scars = shapely.from_wkb(merged), shapely.from_wkb(scars)
+    assert len(scars) == scene.n_scars > len(merged) == scene.n_landslides
+    layout = build_layout(SPEC)
+    assert scene.n_scars == len(layout.slides.polygons)
+    assert shapely.area(scars).sum() == pytest.approx(shapely.area(merged).sum(), rel=1e-9)
+    union = shapely.union_all(scars)
+    assert union.symmetric_difference(shapely.union_all(merged)).area < 1e-6
+    pairs = shapely.STRtree(scars).query(scars, predicate="intersects")
+    overlaps = [scars[i].intersection(scars[j]).area for i, j in pairs.T if i < j]
+    assert max(overlaps, default=0.0) < 1e-6, "scars may touch, never overlap"
+    np.testing.assert_allclose(areas, shapely.area(scars))
+
+
 def test_labelme_matches_mask(scene, arrays):
     _, mask = arrays
     doc = json.loads(scene.labelme_path.read_text())

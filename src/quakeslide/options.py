@@ -188,6 +188,8 @@ Precision = Annotated[
     Literal["auto", "32-true", "bf16-mixed", "16-mixed"],
     Field(description="auto (the fastest exact-enough one here), 32-true, bf16-mixed, 16-mixed"),
 ]
+# How predict keeps touching landslides apart (io/separation.py)
+Separation = Literal["none", "shape", "probability"]
 PixelSize = Annotated[
     float | None,
     Field(gt=0, description="metres per pixel (plain images, or areas in m2)"),
@@ -270,6 +272,11 @@ class PredictOptions(StageOptions):
     tta: Tta = "none"
     normalization: SceneNormalization = "checkpoint"
     min_area: float = Field(0.0, ge=0, description="drop smaller polygons (m2, or px)")
+    separation: Separation = Field(
+        "shape",
+        description="split a region holding touching landslides: shape (at narrow necks),"
+        " probability (where it dips), or none",
+    )
     tile: int = Field(256, ge=16, description="window side in pixels")
     overlap: int | None = Field(None, ge=0, description="window overlap, default tile / 4")
     batch_size: BatchSize = 8
@@ -423,6 +430,11 @@ class InventoryOptions(StageOptions):
 
     what: ClassVar[str] = "inventory options"
     grid: float = Field(1000.0, gt=0, description="density grid cell side in metres")
+    min_area: float = Field(
+        0.0,
+        ge=0,
+        description="mapping unit (m2): smaller landslides are left out, of the truth too",
+    )
     volume: Literal["larsen-soil", "larsen-bedrock", "guzzetti"] = Field(
         "larsen-soil",
         description="volume-area law: larsen-soil, larsen-bedrock (Larsen et al. 2010) or"

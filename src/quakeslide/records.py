@@ -232,5 +232,6 @@ class InventoryRecord(EventFigures):
 
     crs: str  # the metric CRS areas and grids are in
     grid_m: float
+    min_area_m2: float = 0.0  # the mapping unit both inventories were cut at
     truth: EventFigures | None = None
     compare: dict | None = None

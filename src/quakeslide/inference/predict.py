@@ -45,7 +45,7 @@ from quakeslide.io.styles import (
     world_file_text,
 )
 from quakeslide.io.vectors import LandslideWriter, iter_landslides
-from quakeslide.options import named
+from quakeslide.options import Separation, named
 from quakeslide.records import PredictionSummary
 from quakeslide.reporting.quicklook import MAX_SIDE, Outlines, save_quicklook
 from quakeslide.reporting.thumbnail import Thumbnail
@@ -67,6 +67,7 @@ def predict_scene(
     batch_size: int = 8,
     bands: list[int] | None = None,
     pixel_size: float | None = None,
+    separation: Separation = "none",
 ) -> PredictionOutputs:
     """Map landslides over a whole scene; outputs share the scene's CRS and transform.
 
@@ -132,7 +133,7 @@ def predict_scene(
             polygons = LandslideWriter(final_tmp.landslides, reader.crs)
             sink = BandSink(
                 reader, prob_dst, mask_dst, threshold, thumbnail, raster_io, outlines, polygons,
-                min_area_m2, pixel_size,
+                min_area_m2, pixel_size, separation,
             )  # fmt: skip
             area_px, area_m2 = run_behind(bands_out, sink.consume, depth=1)
             polygons.finish()
@@ -206,12 +207,13 @@ class BandSink:
     polygons: LandslideWriter
     min_area_m2: float
     pixel_size: float | None
+    separation: Separation
 
     def consume(self, bands: Iterator[RowBand]) -> tuple[np.ndarray, np.ndarray]:
         """All bands, top to bottom -> the landslides' areas in pixels and in m2."""
         prob, mask = self.prob_dst, self.mask_dst
         written = write_bands(bands, prob, mask, self.threshold, self.thumbnail, self.raster_io)
-        regions = band_regions(written, self.grid.height)
+        regions = band_regions(written, self.grid.height, self.separation)
         areas: list[tuple[float, float]] = []
         for chunk in iter_landslides(
             regions, self.grid.transform, self.grid.crs, self.min_area_m2, self.pixel_size
@@ -255,10 +257,11 @@ def write_bands(
 
 
 def band_regions(
-    bands: Iterable[tuple[int, np.ndarray, np.ndarray]], height: int
+    bands: Iterable[tuple[int, np.ndarray, np.ndarray]], height: int, separation: Separation
 ) -> Iterator[Region]:
-    """Regions of (row, mask, probability) bands covering rows 0..height top to bottom."""
-    builder = BandRegions()
+    """Regions of (row, mask, probability) bands covering rows 0..height top to bottom,
+    touching landslides kept apart by `separation`."""
+    builder = BandRegions(separation)
     for row, mask, probability in bands:
         yield from builder.add(mask, probability, row, last=row + mask.shape[0] >= height)
 

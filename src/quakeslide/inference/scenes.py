@@ -94,5 +94,5 @@ def predict_scenes(
         yield scene, predict_scene(
             scene_engine(engine, scene, o), scene, out, threshold=cut, min_area_m2=o.min_area,
             tile=o.tile, overlap=o.overlap, batch_size=o.batch_size, bands=o.bands,
-            pixel_size=o.pixel_size,
+            pixel_size=o.pixel_size, separation=o.separation,
         )  # fmt: skip

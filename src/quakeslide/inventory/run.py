@@ -48,7 +48,8 @@ def run_inventory(
     options = options or InventoryOptions()
     inventory = read_inventory(inputs)
     all_areas = inventory.areas_m2
-    polygons, areas = inventory.polygons[all_areas > 0], all_areas[all_areas > 0]
+    kept = (all_areas > 0) & (all_areas >= options.min_area)
+    polygons, areas = inventory.polygons[kept], all_areas[kept]
     grids = density_grids(polygons, inventory.bounds, options.grid)
     reference = in_crs(read_inventory(truth), inventory.crs) if truth else None
     folder = InventoryFolder(writable_folder(Path(out)))
@@ -56,14 +57,20 @@ def run_inventory(
     extra: dict = {}
     true_areas = reference.areas_m2 if reference is not None else None
     if reference is not None:
+        true_kept = (true_areas > 0) & (true_areas >= options.min_area)
+        true_areas = true_areas[true_kept]
         truth_figures = event_figures(reference.sources, true_areas, options.volume)
         exponents = (figures.tail.exponent if figures.tail else None,
                      truth_figures.tail.exponent if truth_figures.tail else None)  # fmt: skip
-        compared = compare_inventories(polygons, reference.polygons[true_areas > 0],
+        compared = compare_inventories(polygons, reference.polygons[true_kept],
                                        inventory.bounds, exponents)  # fmt: skip
         extra = {"truth": truth_figures, "compare": compared}
     record = InventoryRecord(
-        **figures.model_dump(), crs=inventory.crs.to_string(), grid_m=options.grid, **extra
+        **figures.model_dump(),
+        crs=inventory.crs.to_string(),
+        grid_m=options.grid,
+        min_area_m2=options.min_area,
+        **extra,
     )
     _write_polygons(folder.landslides, polygons, areas, inventory, options.volume)
     _write_grids(folder, grids, inventory)

@@ -14,6 +14,7 @@ from rasterio.crs import CRS
 from rasterio.warp import transform_geom
 
 from quakeslide.io.regions import Region, iter_regions
+from quakeslide.options import Separation
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ def polygonize(
     min_area_m2: float = 0.0,
     pixel_size: float | None = None,
     band_rows: int | None = None,
+    separation: Separation = "none",
 ) -> list[Landslide]:
     """Landslides of in-memory arrays, polygonised in bands of `band_rows` (default: one)."""
     height = mask.shape[0]
@@ -41,7 +43,7 @@ def polygonize(
     def read_band(row0: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
         return mask[row0 : row0 + rows] > 0, probability[row0 : row0 + rows]
 
-    regions = iter_regions(read_band, height, band_rows or max(height, 1))
+    regions = iter_regions(read_band, height, band_rows or max(height, 1), separation)
     return to_landslides(regions, transform, crs, min_area_m2, pixel_size)
 
 

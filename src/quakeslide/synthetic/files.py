@@ -9,7 +9,7 @@ import pyogrio.raw
 import rasterio
 import shapely
 from rasterio.windows import Window
-from shapely import Polygon
+from shapely import MultiPolygon
 
 from quakeslide.io.labelme import write_labelme
 from quakeslide.io.raster import geotiff_profile
@@ -22,7 +22,9 @@ from quakeslide.synthetic.spec import SceneSpec, SyntheticScene
 def make_scene(
     out_dir: Path, name: str, spec: SceneSpec | None = None, *, block_size: int = 512
 ) -> SyntheticScene:
-    """Write ``<name>.tif``, ``<name>_mask.tif``, ``<name>_landslides.gpkg``, ``<name>.json``.
+    """Write ``<name>.tif``, ``<name>_mask.tif``, ``<name>_landslides.gpkg``, ``<name>.json``
+    and ``<name>_inventory.gpkg`` (the truth inventory: one polygon per scar, touching ones
+    apart, where ``_landslides.gpkg`` unions touching scars as a mapper's mask would).
 
     The raster is rendered and written in ``block_size`` windows (keep it a multiple of the
     256 px GeoTIFF tile), so memory is bounded for any scene size.
@@ -53,6 +55,8 @@ def make_scene(
             positives += int(mask.sum())
     polygons_path = out_dir / f"{name}_landslides.gpkg"
     _write_gpkg(polygons_path, layout.landslides, spec.crs)
+    inventory_path = out_dir / f"{name}_inventory.gpkg"
+    _write_gpkg(inventory_path, layout.inventory, spec.crs)
     labelme_path = out_dir / f"{name}.json"
     write_labelme(
         labelme_path, image_path.name, layout.landslides, spec.transform, spec.height, spec.width
@@ -62,7 +66,9 @@ def make_scene(
         mask_path=mask_path,
         polygons_path=polygons_path,
         labelme_path=labelme_path,
+        inventory_path=inventory_path,
         n_landslides=len(layout.landslides),
+        n_scars=len(layout.inventory),
         landslide_fraction=positives / (spec.height * spec.width),
         n_roads=len(layout.roads),
         n_houses=len(layout.houses),
@@ -78,8 +84,12 @@ def _windows(spec: SceneSpec, block: int) -> list[Window]:
     ]
 
 
-def _write_gpkg(path: Path, polygons: list[Polygon], crs: str) -> None:
+def _write_gpkg(path: Path, polygons: list[shapely.Geometry], crs: str) -> None:
+    """One layer of polygons; multipolygons if any is in parts (a scar cut by another)."""
     path.unlink(missing_ok=True)
+    kind = "Polygon" if all(p.geom_type == "Polygon" for p in polygons) else "MultiPolygon"
+    if kind == "MultiPolygon":
+        polygons = [p if p.geom_type == kind else MultiPolygon([p]) for p in polygons]
     pyogrio.raw.write(
         path,
         geometry=shapely.to_wkb(np.array(polygons, dtype=object)),
@@ -90,7 +100,7 @@ def _write_gpkg(path: Path, polygons: list[Polygon], crs: str) -> None:
         fields=["id", "area_m2"],
         layer="landslides",
         driver="GPKG",
-        geometry_type="Polygon",
+        geometry_type=kind,
         crs=crs,
         dataset_options=GPKG_OPTIONS,
     )

@@ -94,6 +94,35 @@ def merge_touching(polygons: list[Polygon]) -> list[Polygon]:
     return sorted(parts, key=lambda p: (-p.bounds[3], p.bounds[0]))
 
 
+def one_polygon_per_scar(
+    scars: list[Polygon], merged: list[Polygon], firsts: list[int]
+) -> list[shapely.Geometry]:
+    """Each scar as its own landslide, the pieces tiling the merged truth exactly.
+
+    Where scars overlap, the earlier one keeps the overlap; a hole a merged polygon filled
+    goes to that polygon's first scar (`firsts`), as the renderer paints it. Touching scars
+    share their edges, so a map that joins them can be scored against them one by one.
+    """
+    tree = STRtree(scars)
+    pieces: list[shapely.Geometry] = []
+    for i, scar in enumerate(scars):
+        earlier = [scars[j] for j in tree.query(scar, predicate="intersects") if j < i]
+        pieces.append(scar.difference(shapely.union_all(earlier)) if earlier else scar)
+    for polygon, first in zip(merged, firsts, strict=True):
+        members = tree.query(polygon, predicate="intersects")
+        rest = polygon.difference(shapely.union_all([pieces[j] for j in members]))
+        if rest.area > 0:
+            pieces[first] = shapely.union(pieces[first], rest)
+    return [_polygonal(piece) for piece in pieces]
+
+
+def _polygonal(geom: shapely.Geometry) -> Polygon | shapely.MultiPolygon:
+    """The areas of a difference or union, without the slivers of lines or points it may
+    carry (a GeometryCollection)."""
+    parts = polygon_parts(geom)
+    return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
+
+
 def chopped_tree(geoms: list[Polygon], cell: float = 200.0) -> STRtree:
     """STRtree over the geometries cut into ``cell`` squares.
 

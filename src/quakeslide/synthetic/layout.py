@@ -9,7 +9,7 @@ from rasterio.transform import Affine
 from shapely import Polygon, STRtree
 
 from quakeslide.synthetic.features import Fields, make_fields, make_houses, make_river, make_roads
-from quakeslide.synthetic.geometry import chopped_tree, merge_touching
+from quakeslide.synthetic.geometry import chopped_tree, merge_touching, one_polygon_per_scar
 from quakeslide.synthetic.landslides import place_landslides
 from quakeslide.synthetic.spec import SceneSpec
 from quakeslide.synthetic.terrain import Relief
@@ -49,6 +49,7 @@ class SceneLayout:
     """All vectors of a scene, ready for windowed rendering.
 
     Public attributes (CRS coordinates): ``landslides`` (truth: unioned, hole-free polygons),
+    ``inventory`` (the same ground, one polygon per scar: touching scars kept apart),
     ``river`` (water polygon or None), ``gravel_bars``, ``roads`` (road surfaces), ``houses``
     (footprints) and ``fields`` (terraced farmland). The ``*_layer`` attributes, the relief,
     the scars and the colour tables are what `render_window` paints from.
@@ -83,11 +84,12 @@ class SceneLayout:
         # Scar pixels get the attributes of a scar covering them; filled holes those of the
         # first scar touching the merged polygon.
         slide_tree = STRtree(slides.polygons)
-        reps = [int(slide_tree.query(p, predicate="intersects").min()) + 1 for p in self.landslides]
+        firsts = [int(slide_tree.query(p, predicate="intersects").min()) for p in self.landslides]
         self.scar_layer = BurnLayer(
             self.landslides + slides.polygons,
-            np.concatenate([reps, np.arange(1, len(slides.polygons) + 1)]).astype(np.int64),
+            np.concatenate([firsts, np.arange(len(slides.polygons))]).astype(np.int64) + 1,
         )
+        self.inventory = one_polygon_per_scar(slides.polygons, self.landslides, firsts)
         self.water_layer = BurnLayer([river.water, river.deep] if river else [], clip=True)
         self.bar_layer = BurnLayer(self.gravel_bars, clip=True)
         self.road_layer = BurnLayer(self.roads, clip=True)

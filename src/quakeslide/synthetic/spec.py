@@ -76,7 +76,9 @@ class SyntheticScene:
     mask_path: Path
     polygons_path: Path
     labelme_path: Path
-    n_landslides: int
+    inventory_path: Path
+    n_landslides: int  # truth polygons, touching scars unioned
+    n_scars: int  # landslides in the truth inventory, one per scar
     landslide_fraction: float
     n_roads: int
     n_houses: int
