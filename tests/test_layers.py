@@ -30,6 +30,7 @@ STAGE_USES = {
     ("evaluation", "inference"),  # scores tiles through the same engines predict runs
     ("training", "evaluation"),  # validation counts with evaluate's Confusion
     ("training", "inference"),  # study --self-train pseudo-labels with predict's engines
+    ("inference", "inventory"),  # predict writes each scene's event figures
     ("bench", "training"),  # measures the training step with training's optimiser
 }
 # only these may import the Lightning-based training package

@@ -103,5 +103,43 @@ def test_the_map_renders_in_headless_chromium(prediction, tmp_path):
     )  # fmt: skip
     dom = done.stdout
     assert 'data-drawn="7"' in dom, done.stderr[-2000:]  # the script ran to its end
-    assert "leaflet-image-layer" in dom and "leaflet-control-scale" in dom
+    assert re.search(r"<img[^>]*leaflet-image-layer", dom) and "leaflet-control-scale" in dom
     assert dom.count('class="leaflet-interactive"') >= 7  # one SVG path per landslide
+
+
+@pytest.fixture(scope="module")
+def inventory_page(prediction, tmp_path_factory):
+    """The prediction's inventory, with a 50 m density grid, as a report page."""
+    outputs, _ = prediction
+    folder = tmp_path_factory.mktemp("inventory")
+    out, page = folder / "inventory", folder / "inventory.html"
+    made = runner.invoke(app, ["inventory", str(outputs.landslides.parent), "--out", str(out),
+                               "--grid", "50"])  # fmt: skip
+    assert made.exit_code == 0, made.output
+    result = runner.invoke(app, ["report", str(out), "--out", str(page)])
+    assert result.exit_code == 0, result.output
+    return page
+
+
+def test_the_inventory_map_has_its_density_grids_to_switch_on(inventory_page):
+    data = payload(inventory_page.read_text())
+    assert data["picture"] is None and len(data["landslides"]["features"]) == 7
+    names = [overlay["name"] for overlay in data["overlays"]]
+    assert names[0].startswith("landslides / km2 (0-") and names[1].startswith("% of ground")
+    assert all(o["picture"].startswith("data:image/png;base64,") for o in data["overlays"])
+    assert [key for key, _, _ in data["columns"]] == ["area_m2", "volume_m3"]
+    volumes = [f["properties"]["volume_m3"] for f in data["landslides"]["features"]]
+    assert volumes == sorted(volumes, reverse=True) and volumes[-1] > 0
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium not installed")
+def test_the_inventory_map_renders_with_a_layer_switch(inventory_page, tmp_path):
+    done = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", inventory_page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    dom = done.stdout
+    assert 'data-drawn="7"' in dom, done.stderr[-2000:]
+    assert "leaflet-control-layers" in dom and dom.count('type="checkbox"') >= 3
+    assert not re.search(r"<img[^>]*leaflet-image-layer", dom), "the grids start switched off"

@@ -1,13 +1,18 @@
 """Touching landslides kept apart: two touching blobs split, one blob left whole, area kept."""
 
 import numpy as np
+import pyogrio.raw
 import pytest
 import shapely
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
+from rasters import write_geotiff
 
+from quakeslide.inference.engines import Engine
+from quakeslide.inference.predict import predict_scene
 from quakeslide.io.separation import split_region
 from quakeslide.io.vectors import polygonize
+from quakeslide.records import PredictionSummary
 
 Y, X = np.mgrid[0:80, 0:140]
 TWO_DISCS = ((X - 40) ** 2 + (Y - 40) ** 2 < 30**2) | ((X - 95) ** 2 + (Y - 40) ** 2 < 28**2)
@@ -72,3 +77,39 @@ def test_polygons_of_split_regions_share_their_edge_and_keep_the_area(band_rows)
     first, second = (ls.geometry for ls in apart)
     assert first.touches(second) and first.intersection(second).length > 10
     assert shapely.union(first, second).equals(whole[0].geometry)
+
+
+def touching_pairs_scene(path, pairs: int = 40, singles: int = 40, seed: int = 0):
+    """Bright discs on a dark ground: `pairs` of touching discs and `singles` discs alone,
+    in a 0.61 m UTM grid; returns the path and the number of discs."""
+    rng = np.random.default_rng(seed)
+    size = 1200
+    image = np.full((3, size, size), 20, np.uint8)
+    yy, xx = np.mgrid[0:size, 0:size]
+    cells = [(r, c) for r in range(60, size - 60, 120) for c in range(60, size - 60, 120)]
+    for n, (r, c) in enumerate(rng.permutation(cells)[: pairs + singles]):
+        radius = rng.uniform(14, 24)
+        image[:, (yy - r) ** 2 + (xx - c) ** 2 < radius**2] = 230
+        if n < pairs:  # a second disc, its centre 1.7 radii away: they meet at a neck
+            r2, c2 = r + 0.3 * radius, c + 1.65 * radius
+            image[:, (yy - r2) ** 2 + (xx - c2) ** 2 < (0.9 * radius) ** 2] = 230
+    write_geotiff(path, image)
+    return path, 2 * pairs + singles
+
+
+@pytest.mark.parametrize("separation", ["none", "shape"])
+def test_predict_counts_touching_landslides_apart_and_writes_the_scenes_inventory(
+    tmp_path, separation
+):
+    scene, discs = touching_pairs_scene(tmp_path / "pairs.tif")
+    bright = Engine(lambda batch: batch.astype(np.float32).mean(axis=1) / 255.0, 3)
+    outputs = predict_scene(bright, scene, tmp_path / separation, tile=128, separation=separation)
+    summary = PredictionSummary.read(outputs.summary)
+    assert summary.separation == separation
+    assert summary.count == (discs if separation == "shape" else 80)
+    event = summary.event
+    assert event is not None and event.count == summary.count
+    assert event.total_area_m2 == pytest.approx(summary.total_area_m2)
+    assert (event.tail is None) == ("tail" in event.refused)
+    _, _, geometries, _ = pyogrio.raw.read(outputs.landslides, layer="landslides")
+    assert shapely.area(shapely.from_wkb(geometries)).sum() == pytest.approx(event.total_area_m2)

@@ -44,6 +44,47 @@ class Record(BaseModel):
         return json.dumps(self.model_dump(mode="json", exclude_unset=True), indent=2)
 
 
+class TailRecord(Record):
+    """The power-law tail p(A) ~ A^-exponent above `cutoff_m2`."""
+
+    exponent: float  # beta, of the density (not of the cumulative distribution)
+    exponent_ci: tuple[float, float]  # 95 %
+    cutoff_m2: float
+    n_tail: int
+    ks: float  # Kolmogorov-Smirnov distance of the tail from the fit
+
+
+class InverseGammaRecord(Record):
+    """Malamud et al.'s three-parameter inverse gamma: scipy's invgamma(rho, loc=s, scale=a)."""
+
+    rho: float
+    a_m2: float
+    s_m2: float
+    rollover_m2: float
+
+
+class VolumeRecord(Record):
+    model: str
+    median: float  # m3
+    low: float
+    high: float
+    covers: str  # what the interval covers
+
+
+class EventFigures(Record):
+    """An inventory's figures as landslide science counts them."""
+
+    sources: list[str]
+    count: int
+    total_area_m2: float
+    largest_m2: float | None
+    tail: TailRecord | None  # None: refused, the reason in `refused`
+    inverse_gamma: InverseGammaRecord | None
+    mls: float | None  # landslide-event magnitude (Tanyas et al. 2018)
+    volume_m3: VolumeRecord
+    refused: dict[str, str] = {}  # fit -> why it was not made
+
+
 class PredictionSummary(Record):
     """SCENE_summary.json: the scene's landslide inventory and how it was mapped."""
 
@@ -56,6 +97,10 @@ class PredictionSummary(Record):
     area_classes: dict[str, list[float | None]]  # [low, high) in area_unit, None: unbounded
     area_histogram: dict[str, int]
     threshold: float
+    separation: str = "none"  # how touching landslides were kept apart
+    # the scene as an event inventory (`inventory/figures.py`); None where the pixel size
+    # is unknown (areas in px)
+    event: EventFigures | None = None
     # the engine that mapped it, as it describes itself (inference/engines.py, and the
     # wrappers: TTA, scene normalisation, ensembles)
     engine: str | None = None
@@ -183,47 +228,6 @@ class EvaluationMetrics(PixelScores):
     outline_curve: list[dict] | None = None  # the same for 0..N px
     objects: dict | None = None  # landslides as objects: detection and false-alarm counts
     best_threshold: dict  # the sweep's F1-best threshold, reported only
-
-
-class TailRecord(Record):
-    """The power-law tail p(A) ~ A^-exponent above `cutoff_m2`."""
-
-    exponent: float  # beta, of the density (not of the cumulative distribution)
-    exponent_ci: tuple[float, float]  # 95 %
-    cutoff_m2: float
-    n_tail: int
-    ks: float  # Kolmogorov-Smirnov distance of the tail from the fit
-
-
-class InverseGammaRecord(Record):
-    """Malamud et al.'s three-parameter inverse gamma: scipy's invgamma(rho, loc=s, scale=a)."""
-
-    rho: float
-    a_m2: float
-    s_m2: float
-    rollover_m2: float
-
-
-class VolumeRecord(Record):
-    model: str
-    median: float  # m3
-    low: float
-    high: float
-    covers: str  # what the interval covers
-
-
-class EventFigures(Record):
-    """An inventory's figures as landslide science counts them."""
-
-    sources: list[str]
-    count: int
-    total_area_m2: float
-    largest_m2: float | None
-    tail: TailRecord | None  # None: refused, the reason in `refused`
-    inverse_gamma: InverseGammaRecord | None
-    mls: float | None  # landslide-event magnitude (Tanyas et al. 2018)
-    volume_m3: VolumeRecord
-    refused: dict[str, str] = {}  # fit -> why it was not made
 
 
 class InventoryRecord(EventFigures):

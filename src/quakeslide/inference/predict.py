@@ -23,6 +23,7 @@ from quakeslide.folders import PredictionOutputs
 from quakeslide.inference.engines import Engine
 from quakeslide.inference.pipeline import run_behind
 from quakeslide.inference.sliding import RowBand, predict_rows
+from quakeslide.inventory.figures import event_figures
 from quakeslide.io.raster import (
     atomic_path,
     band_pass_cache_mb,
@@ -45,7 +46,7 @@ from quakeslide.io.styles import (
     world_file_text,
 )
 from quakeslide.io.vectors import LandslideWriter, iter_landslides
-from quakeslide.options import Separation, named
+from quakeslide.options import InventoryOptions, Separation, named
 from quakeslide.records import PredictionSummary
 from quakeslide.reporting.quicklook import MAX_SIDE, Outlines, save_quicklook
 from quakeslide.reporting.thumbnail import Thumbnail
@@ -139,7 +140,7 @@ def predict_scene(
             polygons.finish()
             add_default_style(final_tmp.landslides, "landslides", "geom", outline_qml())
             summary = inventory_summary(
-                reader.path, area_px, area_m2, threshold, engine.description
+                reader.path, area_px, area_m2, threshold, separation, engine.description
             )
             final_tmp.summary.write_text(summary.to_json())
             write_styles(final_tmp, threshold, reader.transform, thumbnail.scale, reader.crs)
@@ -267,9 +268,15 @@ def band_regions(
 
 
 def inventory_summary(
-    scene: Path, area_px: np.ndarray, area_m2: np.ndarray, threshold: float, engine: dict
+    scene: Path,
+    area_px: np.ndarray,
+    area_m2: np.ndarray,
+    threshold: float,
+    separation: Separation,
+    engine: dict,
 ) -> PredictionSummary:
-    """Count and areas; in m2 where the pixel size is known, else in pixels (`area_unit`)."""
+    """Count and areas; in m2 where the pixel size is known, else in pixels (`area_unit`);
+    with m2, the scene's figures as an event inventory (fits, mLS, volume)."""
     metric = bool(np.isfinite(area_m2).all())
     unit = "m2" if metric else "px"
     areas = area_m2 if metric else area_px
@@ -286,5 +293,7 @@ def inventory_summary(
         area_classes=class_bounds(unit),
         area_histogram=classes,
         threshold=threshold,
+        separation=separation,
+        event=event_figures([scene.name], areas, InventoryOptions().volume) if metric else None,
         **engine,
     )

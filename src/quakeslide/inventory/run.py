@@ -13,25 +13,19 @@ import shapely
 from quakeslide.folders import InventoryFolder
 from quakeslide.inventory.compare import compare_inventories
 from quakeslide.inventory.density import DensityGrids, density_grids
-from quakeslide.inventory.magnitude import landslide_magnitude
+from quakeslide.inventory.figures import event_figures
 from quakeslide.inventory.sources import Inventory, in_crs, read_inventory
 from quakeslide.inventory.statistics import (
     InverseGammaFit,
-    fit_inverse_gamma,
-    fit_tail,
     frequency_density,
 )
-from quakeslide.inventory.volume import VOLUME_MODELS, total_volume, volumes_m3
+from quakeslide.inventory.volume import VOLUME_MODELS, volumes_m3
 from quakeslide.io.raster import atomic_path, copy_as_cog, scratch_path, writable_folder
 from quakeslide.io.styles import add_default_style, density_qml, outline_qml
 from quakeslide.io.vectors import GPKG_OPTIONS
 from quakeslide.options import InventoryOptions
 from quakeslide.records import (
-    EventFigures,
     InventoryRecord,
-    InverseGammaRecord,
-    TailRecord,
-    VolumeRecord,
 )
 from quakeslide.reporting.fad_figure import plot_fad
 
@@ -79,34 +73,6 @@ def run_inventory(
     with atomic_path(folder.record) as tmp:
         tmp.write_text(record.to_json())
     return record
-
-
-def event_figures(sources: list[str], areas: np.ndarray, volume_law: str) -> EventFigures:
-    """Count, area, both fits (or why not), mLS and volume of one inventory."""
-    refused: dict[str, str] = {}
-    tail = gamma = mls = None
-    try:
-        fit = fit_tail(areas)
-        tail = TailRecord(**fit.__dict__)
-        mls = landslide_magnitude(areas, fit.cutoff_m2, fit.exponent)
-    except ValueError as err:
-        refused["tail"] = refused["mls"] = str(err)
-    try:
-        whole = fit_inverse_gamma(areas)
-        gamma = InverseGammaRecord(**whole.__dict__, rollover_m2=whole.rollover_m2)
-    except ValueError as err:
-        refused["inverse_gamma"] = str(err)
-    return EventFigures(
-        sources=sources,
-        count=len(areas),
-        total_area_m2=float(areas.sum()),
-        largest_m2=float(areas.max()) if len(areas) else None,
-        tail=tail,
-        inverse_gamma=gamma,
-        mls=mls,
-        volume_m3=VolumeRecord(**total_volume(areas, volume_law).__dict__),
-        refused=refused,
-    )
 
 
 def _write_polygons(

@@ -150,9 +150,16 @@ def world_file_text(transform: Affine, scale: tuple[float, float]) -> str:
     return "\n".join(f"{v:.10f}" for v in values) + "\n"
 
 
-def density_qml(maximum: float, label: str) -> str:
-    """A density grid as a white-to-dark-red ramp from 0 to `maximum`, empty cells clear."""
+def density_stops(maximum: float) -> list[tuple[float, tuple[int, int, int, int]]]:
+    """A density grid's colours: clear at 0, orange, dark red at `maximum` (QGIS and the
+    map page draw it alike)."""
     top = max(maximum, 1e-9)
-    stops = [(0.0, (255, 255, 255, 0), "0"), (top / 2, (253, 141, 60, 170), f"{top / 2:.3g}"),
-             (top, (165, 0, 38, 220), f"{top:.3g} {label}")]  # fmt: skip
+    return [(0.0, (255, 255, 255, 0)), (top / 2, (253, 141, 60, 170)), (top, (165, 0, 38, 220))]
+
+
+def density_qml(maximum: float, label: str) -> str:
+    """A density grid as a clear-to-dark-red ramp from 0 to `maximum`."""
+    (low, clear), (middle, orange), (top, red) = density_stops(maximum)
+    stops = [(low, clear, "0"), (middle, orange, f"{middle:.3g}"),
+             (top, red, f"{top:.3g} {label}")]  # fmt: skip
     return _ramp_qml(stops, clip=False)

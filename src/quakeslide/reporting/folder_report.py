@@ -31,7 +31,7 @@ from quakeslide.records import (
     RunSummary,
     StudySummary,
 )
-from quakeslide.reporting.map_page import scene_map
+from quakeslide.reporting.map_page import inventory_map, scene_map
 from quakeslide.reporting.report_model import (
     Figure,
     Report,
@@ -177,6 +177,7 @@ def _inventory(folder: InventoryFolder, _: Path) -> tuple[str, list[Section]]:
             [f"Pooled from {', '.join(record.sources)}; areas in {record.crs}."],
             [key_value_table(folder.record.name, values)],
             _figures([folder.fad_png], "Frequency-area distribution and its fits"),
+            maps=[inventory_map(folder)],
         )
     ]
     if record.truth and record.compare:
@@ -265,6 +266,8 @@ def _inventory_tables(path: Path) -> list[Table]:
         [f"total area ({unit})", f"{summary.total_area:,.0f}"],
         [f"largest landslide ({unit})", f"{summary.largest_area:,.0f}"],
         ["threshold (probability)", cell(summary.threshold)],
+        ["touching landslides kept apart by", summary.separation],
+        *_event_rows(summary),
         *([key, cell(getattr(summary, key))] for key in ("engine", "device", "precision", "tta")
           if getattr(summary, key) is not None),
         *([["fine-tuned from", summary.parent["path"]]] if summary.parent else []),
@@ -277,6 +280,24 @@ def _inventory_tables(path: Path) -> list[Table]:
         Table(path.name, ["", "value"], rows),
         Table("Landslides by size", ["class", "area", "landslides"], sizes),
     ]
+
+
+def _event_rows(summary: PredictionSummary) -> list[list[str]]:
+    """The scene's event figures: tail, magnitude and volume (or why they are missing)."""
+    event = summary.event
+    if event is None:
+        return [["event figures", "none: areas in pixels (give --pixel-size)"]]
+    rows = []
+    if event.tail:
+        low, high = event.tail.exponent_ci
+        rows.append(["power-law tail exponent (beta)",
+                     f"{event.tail.exponent:.2f} ({low:.2f}-{high:.2f}) above"
+                     f" {event.tail.cutoff_m2:,.0f} m2"])  # fmt: skip
+        rows.append(["landslide-event magnitude (mLS)", f"{event.mls:.2f}"])
+    rows += [[f"{fit} not fitted", why] for fit, why in event.refused.items()]
+    v = event.volume_m3
+    rows.append([f"volume ({v.model}, m3)", f"{v.median:,.0f} ({v.low:,.0f}-{v.high:,.0f})"])
+    return rows
 
 
 def _record_table(path: Path, record: type[Record]) -> Table:

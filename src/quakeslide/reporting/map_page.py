@@ -1,5 +1,6 @@
 """The interactive map of a predicted scene, for the report page: the quicklook with the
 landslide polygons over it (Leaflet, vendored and embedded, so the page needs no network).
+An inventory's map shows its polygons with the density grids as layers to switch on.
 
 The map works in the scene's own CRS (Leaflet's CRS.Simple with one map unit = one CRS
 unit, so the scale bar reads metres in a projected CRS). Lat / lon under the pointer come
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import json
 from importlib import resources
 
@@ -18,15 +20,18 @@ import numpy as np
 import pyogrio.raw
 import rasterio
 import shapely
+from PIL import Image
 from rasterio.warp import transform as warp_transform
 
-from quakeslide.folders import PredictionOutputs
-from quakeslide.io.styles import OUTLINE_RGBA
-from quakeslide.records import PredictionSummary
-from quakeslide.reporting.report_model import SceneMap
+from quakeslide.folders import InventoryFolder, PredictionOutputs
+from quakeslide.io.styles import OUTLINE_RGBA, density_stops
+from quakeslide.records import InventoryRecord, PredictionSummary
+from quakeslide.reporting.report_model import Overlay, SceneMap
 
 MAX_DRAWN = 5000  # landslides drawn and listed; the rest are counted in a note
-FIELDS = ("id", "area_m2", "perimeter_m", "mean_prob")
+PREDICTION_COLUMNS = [("area_m2", "area (m2)", 0), ("perimeter_m", "perimeter (m)", 0),
+                      ("mean_prob", "mean probability", 3)]  # fmt: skip
+INVENTORY_COLUMNS = [("area_m2", "area (m2)", 0), ("volume_m3", "volume (m3)", 0)]
 
 
 def scene_map(outputs: PredictionOutputs, name: str, max_drawn: int = MAX_DRAWN) -> SceneMap:
@@ -36,34 +41,86 @@ def scene_map(outputs: PredictionOutputs, name: str, max_drawn: int = MAX_DRAWN)
     flip = 1.0 if transform.e < 0 else -1.0  # pixel grids count rows down: show them upright
     left, bottom, right, top = bounds
     y0, y1 = sorted((bottom * flip, top * flip))
-    meta, _, wkb, fields = pyogrio.raw.read(outputs.landslides, layer="landslides")
-    values = dict(zip(meta["fields"], fields, strict=True))
-    order = np.argsort(-np.nan_to_num(values["area_px"]))[:max_drawn]
-    polygons = shapely.from_wkb(np.asarray(wkb, dtype=object)[order]) if len(order) else []
-    if len(order):
-        polygons = shapely.transform(polygons, lambda xy: xy * np.array([1.0, flip]))
-        polygons = shapely.simplify(polygons, abs(transform.a), preserve_topology=True)
-    features = [
-        {
-            "type": "Feature",
-            "geometry": json.loads(shapely.to_geojson(polygon)),
-            "properties": {"id": int(values["id"][i])}
-            | {key: _plain(values[key][i]) for key in FIELDS[1:]},
-        }
-        for polygon, i in zip(polygons, order, strict=True)
-    ]
+    features = _features(outputs.landslides, "area_px", PREDICTION_COLUMNS, flip,
+                         abs(transform.a), max_drawn)  # fmt: skip
     summary = PredictionSummary.read(outputs.summary)
     projected = crs is not None and not crs.is_geographic
     return SceneMap(
         name,
         outputs.quicklook,
         (left, y0, right, y1),
-        {"type": "FeatureCollection", "features": features},
+        features,
         summary.count,
         _lonlat_fit(crs, (left, bottom, right, top)) if projected else None,
         "m" if projected else "px",
-        summary.threshold,
+        f"landslide (probability &ge; {summary.threshold})",
+        PREDICTION_COLUMNS,
     )
+
+
+def inventory_map(folder: InventoryFolder, max_drawn: int = MAX_DRAWN) -> SceneMap:
+    """An inventory's landslides (in its metric CRS) and its two density grids, off at
+    first, to switch on."""
+    record = InventoryRecord.read(folder.record)
+    overlays = []
+    for path, unit in ((folder.number_density, "landslides / km2"),
+                       (folder.areal_density, "% of ground")):  # fmt: skip
+        with rasterio.open(path) as grid:
+            values, crs, bounds = grid.read(1), grid.crs, tuple(grid.bounds)
+        top = float(values.max())
+        legend = f"{top:,.0f}" if top >= 100 else f"{top:.3g}"
+        overlays.append(Overlay(f"{unit} (0-{legend})", density_png(values, top), bounds))
+    features = _features(folder.landslides, "area_m2", INVENTORY_COLUMNS, 1.0, 0.5, max_drawn)
+    return SceneMap(
+        "inventory",
+        None,
+        overlays[0].bounds,
+        features,
+        record.count,
+        _lonlat_fit(crs, overlays[0].bounds),
+        "m",
+        "landslide",
+        INVENTORY_COLUMNS,
+        overlays,
+    )
+
+
+def density_png(values: np.ndarray, maximum: float) -> bytes:
+    """A density grid coloured as its QGIS style colours it (`io.styles.density_stops`)."""
+    stops = density_stops(maximum)
+    levels = [value for value, _ in stops]
+    rgba = np.stack(
+        [np.interp(values, levels, [colour[band] for _, colour in stops]) for band in range(4)],
+        axis=-1,
+    )
+    buffer = io.BytesIO()
+    Image.fromarray(np.round(rgba).astype(np.uint8), "RGBA").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _features(
+    path, size_field: str, columns: list[tuple[str, str, int]], flip: float, pixel: float,
+    max_drawn: int,
+) -> dict:  # fmt: skip
+    """The largest `max_drawn` polygons of a GeoPackage as GeoJSON in map units,
+    simplified to the pixel size, with their `columns`' values."""
+    meta, _, wkb, fields = pyogrio.raw.read(path, layer="landslides")
+    values = dict(zip(meta["fields"], fields, strict=True))
+    order = np.argsort(-np.nan_to_num(values[size_field]))[:max_drawn]
+    polygons = shapely.from_wkb(np.asarray(wkb, dtype=object)[order]) if len(order) else []
+    if len(order):
+        polygons = shapely.transform(polygons, lambda xy: xy * np.array([1.0, flip]))
+        polygons = shapely.simplify(polygons, pixel, preserve_topology=True)
+    features = [
+        {
+            "type": "Feature",
+            "geometry": json.loads(shapely.to_geojson(polygon)),
+            "properties": {"id": int(values["id"][i])}
+            | {key: _plain(values[key][i]) for key, _, _ in columns},
+        }
+        for polygon, i in zip(polygons, order, strict=True)
+    ]
+    return {"type": "FeatureCollection", "features": features}
 
 
 def _plain(value: object) -> object:
@@ -95,6 +152,7 @@ def leaflet_assets() -> str:
 
 MAP_STYLE = """
 .qs-map { height: 620px; border: 1px solid #bbb; margin: .5em 0; background: #222; }
+.qs-grid { image-rendering: pixelated; }
 .qs-box { background: rgba(255,255,255,.9); padding: .3em .6em; font-size: .85em; }
 .qs-legend i { display: inline-block; width: 1.2em; height: .8em; margin-right: .4em;
   border: 2px solid #00e5ff; vertical-align: middle; }
@@ -114,20 +172,26 @@ def map_html(scene: SceneMap, index: int) -> str:
     )
     rows = "".join(
         f'<tr data-id="{f["properties"]["id"]}"><td>{f["properties"]["id"]}</td>'
-        f"<td>{_number(f['properties']['area_m2'])}</td>"
-        f"<td>{_number(f['properties']['perimeter_m'])}</td>"
-        f"<td>{_number(f['properties']['mean_prob'], 3)}</td></tr>"
+        + "".join(
+            f"<td>{_number(f['properties'][key], digits)}</td>" for key, _, digits in scene.columns
+        )  # fmt: skip
+        + "</tr>"
         for f in scene.landslides["features"]
     )
+    headers = "".join(f"<th>{html.escape(header)}</th>" for _, header, _ in scene.columns)
     data = {
         "element": element,
-        "picture": "data:image/png;base64,"
-        + base64.b64encode(scene.picture.read_bytes()).decode("ascii"),
+        "picture": _data_url(scene.picture.read_bytes()) if scene.picture else None,
         "bounds": scene.bounds,
         "landslides": scene.landslides,
         "lonlat": scene.lonlat,
         "unit": scene.unit,
-        "threshold": scene.threshold,
+        "legend": scene.legend,
+        "columns": scene.columns,
+        "overlays": [
+            {"name": o.name, "picture": _data_url(o.png), "bounds": o.bounds}
+            for o in scene.overlays
+        ],  # fmt: skip
         "colour": "#{:02x}{:02x}{:02x}".format(*OUTLINE_RGBA[:3]),
     }
     payload = json.dumps(data).replace("</", "<\\/")
@@ -135,10 +199,13 @@ def map_html(scene: SceneMap, index: int) -> str:
         f'<div class="qs-map" id="{element}"></div>\n<p>{html.escape(note)} Click a row to'
         " zoom to it; hover or click a landslide for its figures.</p>\n"
         f'<table class="qs-list" id="{element}-list"><caption>Landslides, largest first'
-        "</caption><thead><tr><th>id</th><th>area (m2)</th><th>perimeter (m)</th>"
-        f"<th>mean probability</th></tr></thead><tbody>{rows}</tbody></table>\n"
+        f"</caption><thead><tr><th>id</th>{headers}</tr></thead><tbody>{rows}</tbody></table>\n"
         f"<script>quakeslideMap({payload});</script>"
     )
+
+
+def _data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def _number(value: float | None, digits: int = 0) -> str:
@@ -149,7 +216,7 @@ MAP_SCRIPT = """<script>
 function quakeslideMap(d) {
   const map = L.map(d.element, {crs: L.CRS.Simple, minZoom: -20, maxZoom: 8, zoomSnap: 0.25});
   const b = [[d.bounds[1], d.bounds[0]], [d.bounds[3], d.bounds[2]]];
-  L.imageOverlay(d.picture, b).addTo(map);
+  if (d.picture) L.imageOverlay(d.picture, b).addTo(map);
   map.fitBounds(b);
   const flip = d.unit === 'px' ? -1 : 1;
   const fmt = (v, n) => v === null ? '-' : v.toLocaleString(undefined,
@@ -159,21 +226,29 @@ function quakeslideMap(d) {
     style: {color: d.colour, weight: 2, fillColor: d.colour, fillOpacity: 0.08},
     onEachFeature: (f, l) => {
       const p = f.properties;
-      const text = `landslide ${p.id}<br>area ${fmt(p.area_m2, 0)} m2<br>` +
-        `perimeter ${fmt(p.perimeter_m, 0)} m<br>mean probability ${fmt(p.mean_prob, 3)}`;
+      const text = `landslide ${p.id}<br>` +
+        d.columns.map(([key, header, n]) => `${header} ${fmt(p[key], n)}`).join('<br>');
       l.bindTooltip(text, {sticky: true});
       l.bindPopup(text);
       byId[p.id] = l;
     }
   }).addTo(map);
+  if (d.overlays.length) {
+    const layers = {};
+    d.overlays.forEach(o => {
+      const ob = [[o.bounds[1], o.bounds[0]], [o.bounds[3], o.bounds[2]]];
+      layers[o.name] = L.imageOverlay(o.picture, ob, {className: 'qs-grid'});
+    });
+    layers['landslides'] = layer;
+    L.control.layers(null, layers, {collapsed: false}).addTo(map);
+  }
   if (d.unit === 'm') L.control.scale({imperial: false}).addTo(map);
   const box = (position, html) => {
     const c = L.control({position});
     c.onAdd = () => { const e = L.DomUtil.create('div', 'qs-box'); e.innerHTML = html; return e; };
     return c.addTo(map);
   };
-  box('topright', `<div class="qs-legend"><i></i>landslide (probability &ge; ` +
-      `${d.threshold})</div>`);
+  box('topright', `<div class="qs-legend"><i></i>${d.legend}</div>`);
   const where = box('bottomright', 'move over the map');
   map.on('mousemove', e => {
     const x = e.latlng.lng, y = e.latlng.lat * flip;

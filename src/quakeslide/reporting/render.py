@@ -66,8 +66,9 @@ def render_markdown(report: Report, markdown_path: Path) -> str:
         for table in section.tables:
             lines += _markdown_table(table)
         figures = section.figures + [
-            Figure(f"{scene.name}: landslide outlines (red)", scene.picture)
+            Figure(f"{scene.name}: landslide outlines (cyan)", scene.picture)
             for scene in section.maps
+            if scene.picture is not None
         ]
         lines += [line for scene in section.maps for line in _markdown_table(largest_table(scene))]
         for figure in figures:
@@ -116,8 +117,8 @@ def largest_table(scene: SceneMap) -> Table:
     """The largest landslides of a map, for the markdown twin (the HTML lists them all)."""
     features = scene.landslides["features"][:MARKDOWN_LANDSLIDES]
     rows = [
-        [str(p["id"]), *(cell(p[k]) for k in ("area_m2", "perimeter_m", "mean_prob"))]
+        [str(p["id"]), *(cell(p[key]) for key, _, _ in scene.columns)]
         for p in (f["properties"] for f in features)
     ]
     caption = f"{scene.name}: the {len(rows)} largest of {scene.total} landslides"
-    return Table(caption, ["id", "area (m2)", "perimeter (m)", "mean probability"], rows)
+    return Table(caption, ["id", *(header for _, header, _ in scene.columns)], rows)

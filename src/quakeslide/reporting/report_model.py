@@ -22,17 +22,28 @@ class Figure:
 
 
 @dataclass(frozen=True)
+class Overlay:
+    """A picture laid over the map, switched on and off by the reader (a density grid)."""
+
+    name: str  # with its legend, e.g. "landslides / km2 (0-35)"
+    png: bytes
+    bounds: tuple[float, float, float, float]  # left, bottom, right, top in map units
+
+
+@dataclass(frozen=True)
 class SceneMap:
-    """A predicted scene as the map page draws it (`reporting/map_page.py`)."""
+    """A predicted scene, or an inventory, as the map page draws it (`reporting/map_page.py`)."""
 
     name: str
-    picture: Path  # the quicklook PNG
+    picture: Path | None  # the quicklook PNG under everything, if there is one
     bounds: tuple[float, float, float, float]  # left, bottom, right, top in map units
     landslides: dict  # GeoJSON FeatureCollection in map units, largest first
     total: int  # landslides in the scene (drawn: len(features))
     lonlat: list[float] | None  # (a, b, c, d, e, f): lon = a x + b y + c, lat = d x + e y + f
     unit: str  # "m" in a projected CRS, else "px"
-    threshold: float
+    legend: str  # what the outlines are
+    columns: list[tuple[str, str, int]]  # (property, header, decimals) listed per landslide
+    overlays: list[Overlay] = field(default_factory=list)
 
 
 @dataclass
