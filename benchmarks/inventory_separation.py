@@ -34,6 +34,7 @@ from rasterio.windows import Window
 from quakeslide.data.dataset import find_image, list_stems, read_image
 from quakeslide.data.positions import tile_positions
 from quakeslide.device import plan_compute
+from quakeslide.folders import PredictionOutputs
 from quakeslide.inference.engines import torch_engine
 from quakeslide.inference.predict import PROB_MAX, predict_scene
 from quakeslide.inventory.run import run_inventory
@@ -128,6 +129,10 @@ def main() -> None:
     engine = torch_engine(load_net(args.model)[0], plan_compute("auto", "auto"))
     predicted = []
     for image, _ in scenes:
+        outputs = PredictionOutputs.for_scene(image, args.out / "prediction")
+        if outputs.finished():  # predicted by an earlier run of this script
+            predicted.append(outputs)
+            continue
         start = time.perf_counter()
         predicted.append(predict_scene(engine, image, args.out / "prediction"))
         print(f"predicted {image.name} in {time.perf_counter() - start:.0f} s", flush=True)

@@ -27,6 +27,7 @@ from quakeslide.options import Separation
 NECK_RATIO = 0.7  # neck half-width / smaller basin's inscribed radius below which a cut is made
 MIN_RADIUS = 2.0  # px: maxima of the distance closer than this to the edge seed nothing
 PROBABILITY_DIP = 0.2  # how far the probability must dip between two basins
+PINHOLE = 25  # px: holes smaller than this are filled before the distance is taken
 MIN_PIXELS = 32  # regions smaller than this are never split
 MAX_PIXELS = 20_000_000  # regions whose bounding box is larger are left whole (memory)
 
@@ -41,17 +42,44 @@ def split_region(
     if method == "none" or inside.sum() < MIN_PIXELS or inside.size > MAX_PIXELS:
         return inside.astype(np.int32), 1
     if method == "shape":
-        height = ndimage.distance_transform_edt(inside)
+        # pinholes of a patchy map are not boundaries (each would seed necks around it);
+        # larger holes often are the strip of ground between two landslides
+        solid = _pinholes_filled(inside)
+        height = ndimage.distance_transform_edt(solid)
         seeds = height >= MIN_RADIUS
         margin = None
     else:
+        solid = inside
         height = np.where(inside, ndimage.uniform_filter(probability.astype(np.float32), 3), 0)
         seeds = inside
         margin = PROBABILITY_DIP
-    basins, count = _watershed(height, inside, seeds)
+    basins, count = _watershed(height, solid, seeds)
     if count <= 1:
         return inside.astype(np.int32), 1
-    return _merge_shallow(basins, count, height, margin)
+    labels, count = _merge_shallow(basins, count, height, margin)
+    return _connected(np.where(inside, labels, 0))
+
+
+def _pinholes_filled(inside: np.ndarray) -> np.ndarray:
+    """`inside` with its holes smaller than `PINHOLE` pixels filled."""
+    holes, count = ndimage.label(ndimage.binary_fill_holes(inside) & ~inside, structure=FOUR)
+    if count == 0:
+        return inside
+    small = np.bincount(holes.ravel(), minlength=count + 1) < PINHOLE
+    small[0] = False
+    return inside | small[holes]
+
+
+def _connected(labels: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each 4-connected part of each label numbered on its own (a piece of a filled region
+    may fall apart where its holes are taken out again)."""
+    out = np.zeros(labels.shape, np.int32)
+    count = 0
+    for value in range(1, int(labels.max()) + 1):
+        parts, n = ndimage.label(labels == value, structure=FOUR)
+        out[parts > 0] = parts[parts > 0] + count
+        count += n
+    return out, count
 
 
 def _watershed(
