@@ -26,6 +26,7 @@ from quakeslide.options import (
     PredictOptions,
     PseudoLabelOptions,
     StudyOptions,
+    SuggestOptions,
     TileOptions,
 )
 
@@ -188,6 +189,31 @@ def predict(
         typer.echo(f"{scene.name}:")
         for path in outputs.__dict__.values():
             typer.echo(f"  {path}")
+
+
+@app.command()
+@one_line_errors
+@stage_options(SuggestOptions)
+def suggest(
+    paths: Annotated[list[Path], typer.Argument(help=f"MODEL: {MODEL_HELP}; then scenes")],
+    out: Annotated[Path, typer.Option(help="output folder")],
+    *,
+    options: SuggestOptions,
+) -> None:
+    """Where to draw next: the squares the model is least sure of, with chips and Labelme
+    files pre-filled with its outlines."""
+    from quakeslide.inference.suggest import suggest as suggest_squares
+
+    if len(paths) < 2:
+        from quakeslide.errors import InputError
+
+        raise InputError("name a model, then at least one scene")
+    chosen = suggest_squares(paths[0], list(paths[1:]), out, options)
+    for rank, square in enumerate(chosen, start=1):
+        w = square.window
+        typer.echo(f"{rank:3d}  {square.scene.name}  col {int(w.col_off)} row {int(w.row_off)}"
+                   f"  entropy {square.score:.3f}  ({square.picked_by})")  # fmt: skip
+    typer.echo(f"{out}/suggestions.gpkg, {out}/chips/")
 
 
 @app.command()

@@ -96,7 +96,7 @@ def run_demo(out: Path, settings: DemoSettings = DemoSettings(), echo: Callable 
     prediction = PredictionSummary.read(outputs.summary)
     result = {
         "test_scene_pixel_metrics": confusion.metrics(),
-        "landslides_true": test_scene.n_landslides,
+        "landslides_true": test_scene.n_scars,  # the truth inventory: one per scar
         "landslides_mapped": prediction.count,
         "mapped_area_m2": prediction.total_area_m2,
         "best_val_f1": run.summary.best_val_f1,
@@ -114,7 +114,7 @@ def run_demo(out: Path, settings: DemoSettings = DemoSettings(), echo: Callable 
     m = confusion
     echo(
         f"\ntest scene: precision {m.precision:.3f}  recall {m.recall:.3f}  F1 {m.f1:.3f}"
-        f"  ({prediction.count} landslides mapped, {test_scene.n_landslides} true)"
+        f"  ({prediction.count} landslides mapped, {test_scene.n_scars} true)"
     )
     echo(f"wall time {result['seconds']['total']:.0f} s ({run.summary.precision})")
     echo("outputs:")

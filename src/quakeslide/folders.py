@@ -205,6 +205,21 @@ class EvaluationFolder:
 
 
 @dataclass(frozen=True)
+class SuggestionFolder:
+    """`suggest`'s output: where to draw next, and chips to correct in Labelme."""
+
+    root: Path
+
+    @property
+    def suggestions(self) -> Path:  # the ranked squares, styled for QGIS
+        return self.root / "suggestions.gpkg"
+
+    @property
+    def chips(self) -> Path:  # RANK_SCENE.png and its pre-filled RANK_SCENE.json
+        return self.root / "chips"
+
+
+@dataclass(frozen=True)
 class InventoryFolder:
     """`inventory`'s output: the figures of one event."""
 

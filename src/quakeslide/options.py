@@ -442,6 +442,32 @@ class InventoryOptions(StageOptions):
     )
 
 
+class SuggestOptions(StageOptions):
+    """`quakeslide suggest`: how many squares to suggest, how large, chosen how."""
+
+    what: ClassVar[str] = "suggest options"
+    n: int = Field(20, ge=1, description="squares to suggest")
+    size: int = Field(256, ge=32, description="square side in pixels")
+    labelled: Path | None = Field(
+        None, description="areas already labelled (vector file, any CRS): not suggested"
+    )
+    strategy: Literal["uncertainty", "random", "mixed"] = Field(
+        "mixed",
+        description="uncertainty (the model's least sure squares, spread out), random, or"
+        " mixed (a quarter drawn at random)",
+    )
+    seed: int = Field(0, description="seed of the random draw")
+    threshold: Threshold = 0.5
+    min_pixels: int = Field(
+        16, ge=1, description="pre-filled outlines smaller than this (px) are left out"
+    )
+    tile: int = Field(256, ge=32, description="window side in pixels")
+    batch_size: BatchSize = 8
+    bands: Bands = None
+    device: Device = "auto"
+    precision: Precision = "auto"
+
+
 class BenchOptions(StageOptions):
     """`quakeslide bench`: which models, at which sizes, for how long, on which device."""
 

@@ -68,7 +68,7 @@ def predict_scene(
     batch_size: int = 8,
     bands: list[int] | None = None,
     pixel_size: float | None = None,
-    separation: Separation = "none",
+    separation: Separation = "shape",
 ) -> PredictionOutputs:
     """Map landslides over a whole scene; outputs share the scene's CRS and transform.
 

@@ -79,18 +79,42 @@ def mask_qml() -> str:
 
 def outline_qml() -> str:
     """Polygons as cyan outlines with no fill, so everything under them stays visible."""
-    cyan = ",".join(map(str, OUTLINE_RGBA))
-    props = {"color": "0,0,0,0", "style": "no", "outline_color": cyan, "outline_style": "solid",
-             "outline_width": "0.6", "outline_width_unit": "MM"}  # fmt: skip
+    return _outline_qml(OUTLINE_RGBA, "0.6")
+
+
+SUGGESTION_RGBA = (255, 140, 0, 255)  # orange: apart from the landslides' cyan
+
+
+def suggestion_qml() -> str:
+    """Suggested squares as orange outlines, labelled with their rank at their centre."""
+    colour = ",".join(map(str, SUGGESTION_RGBA))
+    labels = (
+        '  <labeling type="simple">\n    <settings calloutType="simple">\n'
+        f'      <text-style fieldName="rank" isExpression="0" fontSize="14" fontWeight="75"'
+        f' textColor="{colour}">\n'
+        '        <text-buffer bufferDraw="1" bufferSize="1" bufferColor="0,0,0,255"/>\n'
+        "      </text-style>\n"
+        '      <placement placement="1"/>\n    </settings>\n  </labeling>\n'
+    )
+    return _outline_qml(SUGGESTION_RGBA, "0.8", labels)
+
+
+def _outline_qml(rgba: tuple[int, int, int, int], width: str, labels: str = "") -> str:
+    """Polygons as outlines of `rgba`, no fill; with `labels`, labelled as they say."""
+    props = {"color": "0,0,0,0", "style": "no", "outline_color": ",".join(map(str, rgba)),
+             "outline_style": "solid", "outline_width": width,
+             "outline_width_unit": "MM"}  # fmt: skip
     options = "\n".join(f'            <prop k="{k}" v="{v}"/>' for k, v in props.items())
+    categories = "Symbology|Labeling" if labels else "Symbology"
+    enabled = ' labelsEnabled="1"' if labels else ""
     return (
-        f'{_HEADER}<qgis version="3.28" styleCategories="Symbology">\n'
+        f'{_HEADER}<qgis version="3.28" styleCategories="{categories}"{enabled}>\n'
         '  <renderer-v2 type="singleSymbol" symbollevels="0" enableorderby="0">\n'
         "    <symbols>\n"
         '      <symbol type="fill" name="0" alpha="1" clip_to_extent="1">\n'
         '        <layer class="SimpleFill" enabled="1" pass="0" locked="0">\n'
         f"{options}\n        </layer>\n      </symbol>\n    </symbols>\n"
-        "  </renderer-v2>\n</qgis>\n"
+        f"  </renderer-v2>\n{labels}</qgis>\n"
     )
 
 

@@ -1,0 +1,243 @@
+"""`quakeslide suggest`: where a mapper should draw next, and the model's outlines to start from.
+
+The scenes are cut into a grid of `size` px squares (candidates never overlap). One pass
+predicts each scene as `predict` does, in bands of rows (memory flat in the scene's size),
+and adds each square's mean binary entropy of the probability over its valid pixels: a
+square the model is unsure of scores high. Squares mostly nodata, or touching an area
+already labelled, are left out. The ranking takes the most uncertain square, then leaves
+out its eight neighbours (the suggestions spread over the scene), and so on; with `mixed`
+a share of the suggestions is drawn at random from the squares left (so what is labelled
+is not only what the model finds hard, and scores stay unbiased); `random` draws them all.
+
+Each suggestion gets an image chip and a Labelme file pre-filled with the model's polygons
+(predicted with a margin of context around the chip), simplified to about a vertex per
+pixel of outline, so a mapper corrects outlines instead of drawing them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyogrio.raw
+import shapely
+from PIL import Image
+from rasterio.crs import CRS
+from rasterio.windows import Window
+from rasterio.windows import bounds as window_bounds
+from rasterio.windows import transform as window_transform
+
+from quakeslide.device import configure_cpu_threads
+from quakeslide.errors import InputError
+from quakeslide.folders import SuggestionFolder
+from quakeslide.inference.engines import Engine
+from quakeslide.inference.scenes import choose_engine
+from quakeslide.inference.sliding import predict_rows
+from quakeslide.io.labelme import write_labelme
+from quakeslide.io.labels import read_vector_labels
+from quakeslide.io.raster import atomic_path, expand_scenes, writable_folder
+from quakeslide.io.scene import SceneReader, open_scene_reader
+from quakeslide.io.styles import add_default_style, suggestion_qml
+from quakeslide.io.vectors import GPKG_OPTIONS, polygonize
+from quakeslide.options import SuggestOptions, named
+
+MIN_VALID = 0.5  # squares with less valid data than this are never suggested
+RANDOM_SHARE = 0.25  # `mixed`: this share of the suggestions drawn at random
+CONTEXT = 32  # px of context predicted around each chip for its pre-filled outlines
+
+
+@dataclass(frozen=True)
+class Square:
+    scene: Path
+    row: int  # grid cell
+    col: int
+    window: Window
+    score: float  # mean binary entropy (bits) of the probability over valid pixels
+    picked_by: str = ""  # "uncertainty" or "random"
+
+
+def suggest(
+    checkpoint: Path, scenes: list[Path], out: Path, options: SuggestOptions | None = None
+) -> list[Square]:
+    """Rank the squares of `scenes`; write the folder; return the suggestions, best first."""
+    o = options or SuggestOptions()
+    scene_paths = expand_scenes(scenes)
+    if not scene_paths:
+        raise InputError("no scene given: name at least one scene (or folder of scenes)")
+    engine = choose_engine(checkpoint, None, o.device, o.precision, configure_cpu_threads())
+    return suggest_with(engine, engine.threshold(o.threshold, checkpoint), scene_paths, out, o)
+
+
+def suggest_with(
+    engine: Engine, threshold: float, scene_paths: list[Path], out: Path, o: SuggestOptions
+) -> list[Square]:
+    """`suggest` with a ready engine (any callable model: tests, notebooks)."""
+    candidates: list[Square] = []
+    for scene in scene_paths:
+        candidates += _scored_squares(engine, scene, o)
+    if not candidates:
+        raise InputError(
+            "no square left to suggest: every one is mostly nodata or touches"
+            f" {named('labelled')} areas"
+        )
+    chosen = rank(candidates, o.n, o.strategy, o.seed)
+    folder = SuggestionFolder(writable_folder(Path(out)))
+    folder.chips.mkdir(exist_ok=True)
+    crs = None
+    for rank_index, square in enumerate(chosen, start=1):
+        with open_scene_reader(square.scene, o.bands) as reader:
+            crs = reader.crs
+            _write_chip(engine, reader, square, rank_index, threshold, folder, o)
+    _write_squares(folder.suggestions, chosen, crs)
+    return chosen
+
+
+def _scored_squares(engine: Engine, scene: Path, o: SuggestOptions) -> list[Square]:
+    """Every square of one scene with its uncertainty; those to leave out left out."""
+    with open_scene_reader(scene, o.bands) as reader:
+        if len(reader.bands) != engine.bands:
+            raise InputError(
+                f"{scene}: {len(reader.bands)} band(s) used, the model expects {engine.bands}"
+                f" (choose with {named('bands')})"
+            )
+        grid_rows, grid_cols = -(-reader.height // o.size), -(-reader.width // o.size)
+        entropy = np.zeros((grid_rows, grid_cols))
+        valid = np.zeros((grid_rows, grid_cols))
+        bands = predict_rows(reader.read, reader.height, reader.width, engine.predict,
+                             o.tile, o.tile // 4, o.batch_size)  # fmt: skip
+        for band in bands:
+            bits = np.where(band.valid, binary_entropy(band.probability), 0.0)
+            cell_rows = (band.row + np.arange(bits.shape[0])) // o.size
+            per_column = _sum_by(bits, cell_rows, grid_rows, axis=0)
+            entropy += _sum_by(per_column, np.arange(reader.width) // o.size, grid_cols, axis=1)
+            counts = _sum_by(band.valid.astype(np.float64), cell_rows, grid_rows, axis=0)
+            valid += _sum_by(counts, np.arange(reader.width) // o.size, grid_cols, axis=1)
+        labelled = _labelled_cells(reader, o) if o.labelled else set()
+        squares = []
+        for r in range(grid_rows):
+            for c in range(grid_cols):
+                window = Window(c * o.size, r * o.size, min(o.size, reader.width - c * o.size),
+                                min(o.size, reader.height - r * o.size))  # fmt: skip
+                if valid[r, c] < MIN_VALID * o.size * o.size or (r, c) in labelled:
+                    continue
+                squares.append(Square(scene, r, c, window, float(entropy[r, c] / valid[r, c])))
+        return squares
+
+
+def binary_entropy(probability: np.ndarray) -> np.ndarray:
+    """Bits of uncertainty of each pixel: 1 at probability 0.5, 0 at 0 or 1."""
+    p = np.clip(probability.astype(np.float64), 1e-6, 1 - 1e-6)
+    return -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
+
+
+def _sum_by(values: np.ndarray, groups: np.ndarray, count: int, axis: int) -> np.ndarray:
+    """Sums of `values` along `axis` grouped by `groups` (sorted indices 0..count-1)."""
+    moved = np.moveaxis(values, axis, 0)
+    sums = np.zeros((count, *moved.shape[1:]))
+    np.add.at(sums, groups, moved)
+    return np.moveaxis(sums, 0, axis)
+
+
+def _labelled_cells(reader: SceneReader, o: SuggestOptions) -> set[tuple[int, int]]:
+    """Grid cells touching the areas already labelled (reprojected to the scene's CRS)."""
+    bounds = window_bounds(Window(0, 0, reader.width, reader.height), reader.transform)
+    areas = read_vector_labels(o.labelled, reader.crs, bounds).polygons
+    if not areas:
+        return set()
+    tree = shapely.STRtree(areas)
+    cells = set()
+    for r in range(-(-reader.height // o.size)):
+        for c in range(-(-reader.width // o.size)):
+            box = shapely.box(*window_bounds(Window(c * o.size, r * o.size, o.size, o.size),
+                                             reader.transform))  # fmt: skip
+            if len(tree.query(box, predicate="intersects")):
+                cells.add((r, c))
+    return cells
+
+
+def rank(candidates: list[Square], n: int, strategy: str, seed: int) -> list[Square]:
+    """`n` squares: by uncertainty with their neighbours left out, a random share, or all
+    at random; fewer where fewer are left."""
+    rng = np.random.default_rng(seed)
+    n_random = {"uncertainty": 0, "random": n, "mixed": round(RANDOM_SHARE * n)}[strategy]
+    left = sorted(candidates, key=lambda s: -s.score)
+    blocked: set[tuple[Path, int, int]] = set()
+    chosen: list[Square] = []
+    for square in left:
+        if len(chosen) == n - n_random:
+            break
+        if (square.scene, square.row, square.col) in blocked:
+            continue
+        chosen.append(_picked(square, "uncertainty"))
+        blocked |= {(square.scene, square.row + dr, square.col + dc)
+                    for dr in (-1, 0, 1) for dc in (-1, 0, 1)}  # fmt: skip
+    taken = {(s.scene, s.row, s.col) for s in chosen}
+    rest = [s for s in candidates if (s.scene, s.row, s.col) not in taken]
+    drawn = rng.choice(len(rest), size=min(n - len(chosen), len(rest)), replace=False)
+    return chosen + [_picked(rest[i], "random") for i in sorted(drawn)]
+
+
+def _picked(square: Square, how: str) -> Square:
+    return Square(square.scene, square.row, square.col, square.window, square.score, how)
+
+
+def _write_chip(
+    engine: Engine,
+    reader: SceneReader,
+    square: Square,
+    rank_index: int,
+    threshold: float,
+    folder: SuggestionFolder,
+    o: SuggestOptions,
+) -> None:
+    """The chip (PNG) and its Labelme file pre-filled with the model's outlines."""
+    w = square.window
+    image, _ = reader.read(w)
+    stem = f"{rank_index:03d}_{square.scene.stem}"
+    chip = folder.chips / f"{stem}.png"
+    with atomic_path(chip) as tmp:
+        Image.fromarray(np.moveaxis(image[:3], 0, -1)).save(tmp, format="PNG")
+    context = Window(w.col_off - CONTEXT, w.row_off - CONTEXT, w.width + 2 * CONTEXT,
+                     w.height + 2 * CONTEXT)  # fmt: skip
+    wide, wide_valid = reader.read(context)
+    probability = engine.predict(wide[None])[0]
+    inner = (slice(CONTEXT, CONTEXT + int(w.height)), slice(CONTEXT, CONTEXT + int(w.width)))
+    mask = (probability >= threshold) & wide_valid
+    transform = window_transform(w, reader.transform)
+    landslides = polygonize(mask[inner], probability[inner], transform, None)
+    pixel = abs(transform.a)
+    polygons = [
+        shapely.simplify(ls.geometry, pixel, preserve_topology=True)
+        for ls in landslides
+        if ls.area_px >= o.min_pixels
+    ]
+    polygons = [p for p in polygons if p.geom_type == "Polygon" and not p.is_empty]
+    with atomic_path(folder.chips / f"{stem}.json") as tmp:
+        write_labelme(tmp, chip.name, polygons, transform, int(w.height), int(w.width))
+        doc = json.loads(tmp.read_text())
+        doc["flags"] = {"reviewed": False}
+        tmp.write_text(json.dumps(doc, indent=1))
+
+
+def _write_squares(path: Path, squares: list[Square], crs: CRS | None) -> None:
+    """The suggestions as squares in the scenes' CRS, ranked, styled with the rank."""
+    boxes = []
+    for square in squares:
+        with open_scene_reader(square.scene, None) as reader:
+            boxes.append(shapely.box(*window_bounds(square.window, reader.transform)))
+    with atomic_path(path) as tmp:
+        pyogrio.raw.write(
+            tmp, shapely.to_wkb(np.array(boxes, dtype=object)),
+            [np.arange(1, len(squares) + 1, dtype=np.int32),
+             np.array([s.score for s in squares]),
+             np.array([s.picked_by for s in squares], dtype=object),
+             np.array([s.scene.name for s in squares], dtype=object),
+             np.array([int(s.window.col_off) for s in squares], dtype=np.int32),
+             np.array([int(s.window.row_off) for s in squares], dtype=np.int32)],
+            ["rank", "entropy", "picked_by", "scene", "col", "row"], layer="suggestions",
+            driver="GPKG", geometry_type="Polygon", crs=crs.to_wkt() if crs else None,
+            dataset_options=GPKG_OPTIONS,
+        )  # fmt: skip
+        add_default_style(tmp, "suggestions", "geom", suggestion_qml())
