@@ -10,6 +10,7 @@ import pytest
 import rasterio
 import shapely
 from PIL import Image
+from rasterio.warp import transform_geom
 from rasters import write_geotiff
 from typer.testing import CliRunner
 
@@ -333,3 +334,48 @@ def test_a_folder_of_images_with_yellow_on_black_masks(tmp_path):
     assert {Path(r["scene"]).stem for r in rows} == {"0", "1"}
     masks = [np.array(Image.open(p)) for p in sorted((out / "masks").glob("*.png"))]
     assert sum(int((m == 1).sum()) for m in masks) == 2 * 20 * 20  # every yellow pixel
+
+
+def test_only_reviewed_areas_count_in_a_partly_labelled_scene(scene, tmp_path):
+    """Inside the extent: landslide or background; outside: ignore; unreviewed tiles go."""
+    with rasterio.open(scene.image_path) as src:
+        transform, crs = src.transform, src.crs
+    reviewed = shapely.box(*(transform * (20, 300)), *(transform * (200, 20)))  # cols 20-200
+    in_degrees = shapely.geometry.shape(
+        transform_geom(crs, "EPSG:4326", reviewed.__geo_interface__)
+    )
+    extent = tmp_path / "extent.gpkg"
+    pyogrio.raw.write(extent, shapely.to_wkb(np.array([in_degrees], dtype=object)), [], [],
+                      driver="GPKG", geometry_type="Polygon", crs="EPSG:4326")  # fmt: skip
+    options = TileOptions(size=128, extent=extent)
+    tile_scenes([scene.image_path], scene.polygons_path, tmp_path / "ds", options, progress=False)
+    rows = read_rows(tmp_path / "ds")
+    assert {(int(r["row"]), int(r["col"])) for r in rows} == {
+        (0, 0),
+        (0, 128),
+        (128, 0),
+        (128, 128),
+        (256, 0),
+        (256, 128),
+    }
+    with rasterio.open(scene.mask_path) as truth_src:
+        truth = truth_src.read(1)
+    for row in rows:
+        r, c = int(row["row"]), int(row["col"])
+        true = truth[r : r + 128, c : c + 128]
+        mask = read_mask(tmp_path / "ds", row["stem"])[: true.shape[0], : true.shape[1]]
+        rr, cc = np.mgrid[r : r + true.shape[0], c : c + true.shape[1]]
+        inside = (cc >= 21) & (cc < 199) & (rr >= 21) & (rr < 299)  # clear of the edges
+        outside = (cc < 19) | (cc > 201)
+        assert (mask[inside] == true[inside]).all()
+        assert (mask[outside] == 255).all()
+
+
+def test_an_extent_off_the_scene_gets_one_line(scene, tmp_path):
+    extent = tmp_path / "elsewhere.gpkg"
+    far = shapely.box(0, 0, 10, 10)
+    pyogrio.raw.write(extent, shapely.to_wkb(np.array([far], dtype=object)), [], [],
+                      driver="GPKG", geometry_type="Polygon", crs="EPSG:32648")  # fmt: skip
+    with pytest.raises(InputError, match="no reviewed area"):
+        tile_scenes([scene.image_path], scene.polygons_path, tmp_path / "ds",
+                    TileOptions(size=128, extent=extent), progress=False)  # fmt: skip

@@ -235,6 +235,11 @@ class TileOptions(StageOptions):
     keep_empty: float | None = Field(
         None, ge=0, description="keep at most R landslide-free tiles per landslide tile"
     )
+    extent: Path | None = Field(
+        None,
+        description="the areas whose labels were reviewed (vector file, any CRS): outside"
+        " them pixels are ignored (255), tiles with none of them dropped",
+    )
     bands: Bands = None
     label_format: Literal["auto", "labelme", "vector", "mask"] = Field(
         "auto", description="auto, labelme, vector, mask"

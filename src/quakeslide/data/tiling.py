@@ -19,6 +19,7 @@ import numpy as np
 import rasterio
 from PIL import Image
 from rasterio.windows import Window
+from rasterio.windows import bounds as window_bounds
 from rasterio.windows import transform as window_transform
 from tqdm import tqdm
 
@@ -28,6 +29,7 @@ from quakeslide.errors import InputError
 from quakeslide.folders import DatasetFolder
 from quakeslide.io.label_sources import detect_label_format, open_labels
 from quakeslide.io.labelme import check_labelme_image, labelme_image_data
+from quakeslide.io.labels import PolygonLabels, read_vector_labels
 from quakeslide.io.raster import (
     bounded_gdal_cache,
     expand_scenes,
@@ -37,7 +39,7 @@ from quakeslide.io.raster import (
     writable_folder,
 )
 from quakeslide.io.scene import SceneReader, open_scene_reader
-from quakeslide.options import TileOptions
+from quakeslide.options import TileOptions, named
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +158,7 @@ def _tile_one(
             options.mask_color,
             options.assume_crs,
         )
+        reviewed = _reviewed_areas(options.extent, scene, reader) if options.extent else None
         windows = [
             (r, c)
             for r in tile_starts(reader.height, size, stride)
@@ -163,13 +166,13 @@ def _tile_one(
         ]
         skipped = 0
         for r, c in tqdm(windows, desc=f"tiling {scene.name}", unit="tile", disable=not progress):
-            row = _write_tile(reader, source, scene, work, r, c, size)
+            row = _write_tile(reader, source, reviewed, scene, work, r, c, size)
             if row is None:
                 skipped += 1
             else:
                 rows.append(row)
         if skipped:
-            log.info("%s: %d all-nodata tile(s) skipped", scene, skipped)
+            log.info("%s: %d tile(s) with no valid, reviewed pixel skipped", scene, skipped)
         return {
             "scene": str(scene),
             "labels": label_kind,
@@ -181,16 +184,38 @@ def _tile_one(
         }
 
 
+def _reviewed_areas(extent: Path, scene: Path, reader: SceneReader) -> PolygonLabels:
+    """The reviewed areas in the scene's CRS; an InputError when none reaches the scene."""
+    bounds = window_bounds(Window(0, 0, reader.width, reader.height), reader.transform)
+    areas = read_vector_labels(extent, reader.crs, bounds)
+    if not len(areas):
+        raise InputError(f"{extent}: no reviewed area ({named('extent')}) lies on {scene.name}")
+    return areas
+
+
 def _write_tile(
-    reader: SceneReader, source, scene: Path, work: Path, row: int, col: int, size: int
+    reader: SceneReader,
+    source,
+    reviewed: PolygonLabels | None,
+    scene: Path,
+    work: Path,
+    row: int,
+    col: int,
+    size: int,
 ) -> dict | None:
+    """One tile and its mask (None: no valid pixel, or none reviewed)."""
     window = Window(col, row, size, size)
     image, valid = reader.read(window, pad_to=(size, size))
+    inner_h, inner_w = min(size, reader.height - row), min(size, reader.width - col)
+    inner = Window(col, row, inner_w, inner_h)
+    if reviewed is not None:
+        inside = np.zeros((size, size), bool)
+        inside[:inner_h, :inner_w] = reviewed.mask(inner, reader.transform) == 1
+        valid = valid & inside
     if not valid.any():
         return None
-    inner_h, inner_w = min(size, reader.height - row), min(size, reader.width - col)
     mask = np.full((size, size), IGNORE, np.uint8)
-    mask[:inner_h, :inner_w] = source.mask(Window(col, row, inner_w, inner_h), reader.transform)
+    mask[:inner_h, :inner_w] = source.mask(inner, reader.transform)
     mask[~valid] = IGNORE
     stem = f"{scene.stem}_{row}_{col}"
     folder = DatasetFolder(work)
