@@ -56,7 +56,13 @@ def synth(
 
     scene = make_scene(out, name, SceneSpec(height=size, width=size, seed=seed))
     typer.echo(f"{scene.n_landslides} landslides ({scene.landslide_fraction:.1%} of pixels)")
-    for path in (scene.image_path, scene.mask_path, scene.polygons_path, scene.labelme_path):
+    for path in (
+        scene.image_path,
+        scene.mask_path,
+        scene.polygons_path,
+        scene.labelme_path,
+        scene.inventory_path,
+    ):
         typer.echo(f"  {path}")
 
 

@@ -76,7 +76,7 @@ def fit_tail(areas_m2: np.ndarray) -> TailFit:
             f" at least {MIN_TAIL}"
         )
     law = fit.power_law
-    exponent, error = float(law.alpha), float(law.sigma)
+    exponent, error = float(law.alpha), float(law.standard_err)
     return TailFit(
         exponent=exponent,
         exponent_ci=(exponent - 1.96 * error, exponent + 1.96 * error),
