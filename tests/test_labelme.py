@@ -84,6 +84,18 @@ def test_polygon_square_and_triangle(tmp_path):
     np.testing.assert_array_equal(whole(read_labelme(path, H, W)), expected)
 
 
+def test_a_polygon_edited_across_itself_is_filled_as_labelme_exports_it_and_named(
+    tmp_path, caplog
+):
+    bowtie = shape([[5, 5], [25, 25], [25, 5], [5, 25]])  # a vertex dragged across an edge
+    path = write_labelme(tmp_path / "edited.json", [bowtie])
+    with caplog.at_level("WARNING"):
+        mask = whole(read_labelme(path, H, W))
+    assert "edited.json: polygon 0 crosses itself" in caplog.text
+    np.testing.assert_array_equal(mask, labelme_export([bowtie]))
+    assert mask[15, 8] == 1 and mask[15, 22] == 1 and mask[8, 15] == 0
+
+
 def test_circle_is_a_disc(tmp_path):
     path = write_labelme(tmp_path / "a.json", [shape([[20, 20], [23, 20]], "circle")])
     mask = whole(read_labelme(path, H, W))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import shapely
 from PIL import Image, ImageDraw
 from rasterio.transform import Affine
 from rasterio.windows import Window
@@ -222,6 +223,13 @@ def _parse_shape(json_path: Path, index: int, kind: str, points) -> _Shape:
     if kind == "polygon":
         if len(xy) < 3:
             raise InputError(f"{json_path}: polygon {index} has fewer than 3 points")
+        if not shapely.Polygon(xy).is_valid:  # an edit dragged a vertex across an edge
+            log.warning(
+                "%s: polygon %d crosses itself; every part it encloses is filled, as"
+                " Labelme's own export fills it",
+                json_path,
+                index,
+            )
         ixy = tuple((int(x), int(y)) for x, y in xy)
         xs, ys = [p[0] for p in ixy], [p[1] for p in ixy]
         return _Shape(kind, ixy, (min(xs), min(ys), max(xs), max(ys)))
