@@ -1,6 +1,7 @@
 """`suggest`: the squares a model is least sure of, spread out, with pre-filled chips."""
 
 import json
+import re
 
 import numpy as np
 import pyogrio
@@ -115,3 +116,16 @@ def test_a_fully_labelled_scene_and_n_zero_get_one_line(scene, tmp_path):
                                  str(tmp_path / "x"), "--n", "0"])  # fmt: skip
     assert result.exit_code == 2 and "--n" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_the_report_maps_the_squares_over_their_chips(scene, tmp_path):
+    run(scene, tmp_path / "s", n=3, size=128, strategy="uncertainty")
+    page = tmp_path / "s.html"
+    result = runner.invoke(app, ["report", str(tmp_path / "s"), "--out", str(page)])
+    assert result.exit_code == 0, result.output
+    text = page.read_text()
+    data = json.loads(re.search(r"quakeslideMap\((\{.*?\})\);</script>", text).group(1))
+    assert [f["properties"]["rank"] for f in data["landslides"]["features"]] == [1, 2, 3]
+    assert [o["name"] for o in data["overlays"]] == ["chip 1", "chip 2", "chip 3"]
+    assert all(o["shown"] for o in data["overlays"])
+    assert "Where to draw next" in text

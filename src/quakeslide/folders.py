@@ -218,6 +218,13 @@ class SuggestionFolder:
     def chips(self) -> Path:  # RANK_SCENE.png and its pre-filled RANK_SCENE.json
         return self.root / "chips"
 
+    def chip(self, rank: int) -> Path | None:
+        """The chip PNG of the suggestion of `rank` (None if it is gone)."""
+        return next(iter(sorted(self.chips.glob(f"{rank:03d}_*.png"))), None)
+
+    def is_one(self) -> bool:
+        return self.suggestions.exists()
+
 
 @dataclass(frozen=True)
 class InventoryFolder:
@@ -321,11 +328,18 @@ class PredictionFolder:
 
 
 ResultFolder = (
-    EvaluationFolder | StudyFolder | CvFolder | RunFolder | PredictionFolder | InventoryFolder
+    EvaluationFolder
+    | StudyFolder
+    | CvFolder
+    | RunFolder
+    | PredictionFolder
+    | InventoryFolder
+    | SuggestionFolder
 )
 # in the order they are tried: an evaluation or study folder may also hold a summary.json
 RESULT_KINDS: dict[str, type[ResultFolder]] = {
     "inventory": InventoryFolder,
+    "suggestions": SuggestionFolder,
     "evaluation": EvaluationFolder,
     "study": StudyFolder,
     "cv": CvFolder,

@@ -20,6 +20,7 @@ from quakeslide.folders import (
     ResultFolder,
     RunFolder,
     StudyFolder,
+    SuggestionFolder,
     result_folder,
 )
 from quakeslide.records import (
@@ -31,7 +32,7 @@ from quakeslide.records import (
     RunSummary,
     StudySummary,
 )
-from quakeslide.reporting.map_page import inventory_map, scene_map
+from quakeslide.reporting.map_page import inventory_map, scene_map, suggestion_map
 from quakeslide.reporting.report_model import (
     Figure,
     Report,
@@ -51,8 +52,8 @@ def folder_kind(folder: Path) -> tuple[str, ResultFolder]:
     found = result_folder(folder)
     if found is None:
         raise InputError(
-            f"{folder}: not a result folder (no inventory, evaluation, study, cv, run or"
-            " prediction files)"
+            f"{folder}: not a result folder (no inventory, suggestion, evaluation, study, cv,"
+            " run or prediction files)"
         )
     return found
 
@@ -65,6 +66,7 @@ def build_report(folder: Path, figures: Path) -> Report:
     kind, contract = folder_kind(folder)
     builders = {
         "inventory": _inventory,
+        "suggestions": _suggestions,
         "evaluation": _evaluation,
         "study": _study,
         "cv": _cv,
@@ -197,6 +199,15 @@ def _inventory(folder: InventoryFolder, _: Path) -> tuple[str, list[Section]]:
             )
         )
     return f"Inventory: {folder.root.name}", sections
+
+
+def _suggestions(folder: SuggestionFolder, _: Path) -> tuple[str, list[Section]]:
+    chips = len(list(folder.chips.glob("*.json")))
+    text = [f"{chips} chips with pre-filled Labelme files in {folder.chips}: correct them"
+            " in rank order (docs/NEW_EVENT.md)."]  # fmt: skip
+    return f"Where to draw next: {folder.root.name}", [
+        Section("Suggested squares", text, maps=[suggestion_map(folder)])
+    ]
 
 
 def _study(folder: StudyFolder, _: Path) -> tuple[str, list[Section]]:

@@ -21,10 +21,11 @@ import pyogrio.raw
 import rasterio
 import shapely
 from PIL import Image
+from rasterio.crs import CRS
 from rasterio.warp import transform as warp_transform
 
-from quakeslide.folders import InventoryFolder, PredictionOutputs
-from quakeslide.io.styles import OUTLINE_RGBA, density_stops
+from quakeslide.folders import InventoryFolder, PredictionOutputs, SuggestionFolder
+from quakeslide.io.styles import SUGGESTION_RGBA, density_stops
 from quakeslide.records import InventoryRecord, PredictionSummary
 from quakeslide.reporting.report_model import Overlay, SceneMap
 
@@ -32,6 +33,7 @@ MAX_DRAWN = 5000  # landslides drawn and listed; the rest are counted in a note
 PREDICTION_COLUMNS = [("area_m2", "area (m2)", 0), ("perimeter_m", "perimeter (m)", 0),
                       ("mean_prob", "mean probability", 3)]  # fmt: skip
 INVENTORY_COLUMNS = [("area_m2", "area (m2)", 0), ("volume_m3", "volume (m3)", 0)]
+SUGGESTION_COLUMNS = [("rank", "rank", 0), ("entropy", "uncertainty (bits)", 3)]
 
 
 def scene_map(outputs: PredictionOutputs, name: str, max_drawn: int = MAX_DRAWN) -> SceneMap:
@@ -82,6 +84,41 @@ def inventory_map(folder: InventoryFolder, max_drawn: int = MAX_DRAWN) -> SceneM
         "landslide",
         INVENTORY_COLUMNS,
         overlays,
+    )
+
+
+def suggestion_map(folder: SuggestionFolder) -> SceneMap:
+    """The suggested squares, each over its chip (the chips can be switched off)."""
+    meta, _, wkb, fields = pyogrio.raw.read(folder.suggestions, layer="suggestions")
+    values = dict(zip(meta["fields"], fields, strict=True))
+    squares = shapely.from_wkb(np.asarray(wkb, dtype=object))
+    features = [
+        {"type": "Feature", "geometry": json.loads(shapely.to_geojson(square)),
+         "properties": {"id": int(rank), "rank": int(rank),
+                        "entropy": _plain(values["entropy"][i])}}
+        for i, (square, rank) in enumerate(zip(squares, values["rank"], strict=True))
+    ]  # fmt: skip
+    chips = [(int(rank), folder.chip(int(rank)), square)
+             for rank, square in zip(values["rank"], squares, strict=True)]  # fmt: skip
+    overlays = [Overlay(f"chip {rank}", chip.read_bytes(), tuple(square.bounds), shown=True)
+                for rank, chip, square in chips if chip is not None]  # fmt: skip
+    left, bottom, right, top = shapely.total_bounds(squares)
+    crs = CRS.from_user_input(meta["crs"]) if meta.get("crs") else None
+    projected = crs is not None and not crs.is_geographic
+    return SceneMap(
+        "suggestions",
+        None,
+        (left, bottom, right, top),
+        {"type": "FeatureCollection", "features": features},
+        len(features),
+        _lonlat_fit(crs, (left, bottom, right, top)) if projected else None,
+        "m" if projected else "px",
+        "square to outline next (hover: its rank)",
+        SUGGESTION_COLUMNS,
+        overlays,
+        item="square",
+        order="in rank order",
+        colour=SUGGESTION_RGBA[:3],
     )
 
 
@@ -165,10 +202,11 @@ def map_html(scene: SceneMap, index: int) -> str:
     """One map div, its landslide table and the script that draws them."""
     element = f"qs-map-{index}"
     drawn = len(scene.landslides["features"])
+    items = f"{scene.item}s"
     note = (
-        f"Showing the {drawn} largest of {scene.total} landslides."
+        f"Showing the {drawn} largest of {scene.total} {items}."
         if drawn < scene.total
-        else f"{scene.total} landslides."
+        else f"{scene.total} {items}."
     )
     rows = "".join(
         f'<tr data-id="{f["properties"]["id"]}"><td>{f["properties"]["id"]}</td>'
@@ -189,16 +227,18 @@ def map_html(scene: SceneMap, index: int) -> str:
         "legend": scene.legend,
         "columns": scene.columns,
         "overlays": [
-            {"name": o.name, "picture": _data_url(o.png), "bounds": o.bounds}
+            {"name": o.name, "picture": _data_url(o.png), "bounds": o.bounds, "shown": o.shown}
             for o in scene.overlays
-        ],  # fmt: skip
-        "colour": "#{:02x}{:02x}{:02x}".format(*OUTLINE_RGBA[:3]),
+        ],
+        "item": scene.item,
+        "colour": "#{:02x}{:02x}{:02x}".format(*scene.colour),
     }
     payload = json.dumps(data).replace("</", "<\\/")
     return (
         f'<div class="qs-map" id="{element}"></div>\n<p>{html.escape(note)} Click a row to'
-        " zoom to it; hover or click a landslide for its figures.</p>\n"
-        f'<table class="qs-list" id="{element}-list"><caption>Landslides, largest first'
+        f" zoom to it; hover or click a {scene.item} for its figures.</p>\n"
+        f'<table class="qs-list" id="{element}-list"><caption>{items.capitalize()},'
+        f" {scene.order}"
         f"</caption><thead><tr><th>id</th>{headers}</tr></thead><tbody>{rows}</tbody></table>\n"
         f"<script>quakeslideMap({payload});</script>"
     )
@@ -226,7 +266,7 @@ function quakeslideMap(d) {
     style: {color: d.colour, weight: 2, fillColor: d.colour, fillOpacity: 0.08},
     onEachFeature: (f, l) => {
       const p = f.properties;
-      const text = `landslide ${p.id}<br>` +
+      const text = `${d.item} ${p.id}<br>` +
         d.columns.map(([key, header, n]) => `${header} ${fmt(p[key], n)}`).join('<br>');
       l.bindTooltip(text, {sticky: true});
       l.bindPopup(text);
@@ -237,9 +277,10 @@ function quakeslideMap(d) {
     const layers = {};
     d.overlays.forEach(o => {
       const ob = [[o.bounds[1], o.bounds[0]], [o.bounds[3], o.bounds[2]]];
-      layers[o.name] = L.imageOverlay(o.picture, ob, {className: 'qs-grid'});
+      layers[o.name] = L.imageOverlay(o.picture, ob, {className: 'qs-grid', pane: 'tilePane'});
+      if (o.shown) layers[o.name].addTo(map);
     });
-    layers['landslides'] = layer;
+    layers['outlines'] = layer;
     L.control.layers(null, layers, {collapsed: false}).addTo(map);
   }
   if (d.unit === 'm') L.control.scale({imperial: false}).addTo(map);

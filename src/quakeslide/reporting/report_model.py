@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from quakeslide.io.styles import OUTLINE_RGBA
+
 
 @dataclass
 class Table:
@@ -28,6 +30,7 @@ class Overlay:
     name: str  # with its legend, e.g. "landslides / km2 (0-35)"
     png: bytes
     bounds: tuple[float, float, float, float]  # left, bottom, right, top in map units
+    shown: bool = False  # drawn from the start (else switched on by the reader)
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,9 @@ class SceneMap:
     legend: str  # what the outlines are
     columns: list[tuple[str, str, int]]  # (property, header, decimals) listed per landslide
     overlays: list[Overlay] = field(default_factory=list)
+    item: str = "landslide"  # what each outline is
+    order: str = "largest first"  # how the list is sorted
+    colour: tuple[int, ...] = OUTLINE_RGBA[:3]  # the outlines' colour, as QGIS draws them
 
 
 @dataclass
