@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pyogrio.raw
+import rasterio
 import shapely
 from PIL import Image
 from rasterio.crs import CRS
@@ -37,7 +38,13 @@ from quakeslide.inference.scenes import choose_engine
 from quakeslide.inference.sliding import predict_rows
 from quakeslide.io.labelme import write_labelme
 from quakeslide.io.labels import read_vector_labels
-from quakeslide.io.raster import atomic_path, expand_scenes, writable_folder
+from quakeslide.io.raster import (
+    atomic_path,
+    band_pass_cache_mb,
+    expand_scenes,
+    with_bounded_gdal_cache,
+    writable_folder,
+)
 from quakeslide.io.scene import SceneReader, open_scene_reader
 from quakeslide.io.styles import add_default_style, suggestion_qml
 from quakeslide.io.vectors import GPKG_OPTIONS, polygonize
@@ -58,6 +65,7 @@ class Square:
     picked_by: str = ""  # "uncertainty" or "random"
 
 
+@with_bounded_gdal_cache
 def suggest(
     checkpoint: Path, scenes: list[Path], out: Path, options: SuggestOptions | None = None
 ) -> list[Square]:
@@ -102,12 +110,13 @@ def _scored_squares(engine: Engine, scene: Path, o: SuggestOptions) -> list[Squa
                 f"{scene}: {len(reader.bands)} band(s) used, the model expects {engine.bands}"
                 f" (choose with {named('bands')})"
             )
+        cache_mb = band_pass_cache_mb(reader.rows_bytes(o.tile), reader.width, outputs=0)
         grid_rows, grid_cols = -(-reader.height // o.size), -(-reader.width // o.size)
         entropy = np.zeros((grid_rows, grid_cols))
         valid = np.zeros((grid_rows, grid_cols))
         bands = predict_rows(reader.read, reader.height, reader.width, engine.predict,
                              o.tile, o.tile // 4, o.batch_size)  # fmt: skip
-        for band in bands:
+        for band in _bands_in(bands, cache_mb):
             bits = np.where(band.valid, binary_entropy(band.probability), 0.0)
             cell_rows = (band.row + np.arange(bits.shape[0])) // o.size
             per_column = _sum_by(bits, cell_rows, grid_rows, axis=0)
@@ -124,6 +133,13 @@ def _scored_squares(engine: Engine, scene: Path, o: SuggestOptions) -> list[Squa
                     continue
                 squares.append(Square(scene, r, c, window, float(entropy[r, c] / valid[r, c])))
         return squares
+
+
+def _bands_in(bands, cache_mb: int):
+    """The bands, read with GDAL's block cache held to two rows of blocks (as predict's):
+    its default, 5 % of RAM, grows with the scene (measured: +330 MB at 8192 px)."""
+    with rasterio.Env(GDAL_CACHEMAX=cache_mb):
+        yield from bands
 
 
 def binary_entropy(probability: np.ndarray) -> np.ndarray:
