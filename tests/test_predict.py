@@ -95,8 +95,9 @@ def test_streamed_polygons_equal_polygons_of_the_written_rasters(tmp_path):
     out = predict_scene(brightness, scene, tmp_path / "out", tile=64, overlap=16)
     with rasterio.open(out.mask) as mask, rasterio.open(out.probability) as prob:
         whole = polygonize(
-            mask.read(1) == 1, prob.read(1) * prob.scales[0], mask.transform, mask.crs, 0.0, None
-        )
+            mask.read(1) == 1, prob.read(1) * prob.scales[0], mask.transform, mask.crs, 0.0,
+            None, separation="shape",  # predict's default
+        )  # fmt: skip
     _, _, geometries, fields = pyogrio.raw.read(out.landslides, layer="landslides")
     streamed = dict(zip(["id", "area_px", "area_m2", "perimeter_m"], fields[:4], strict=True))
     assert len(whole) == len(geometries) > 10
