@@ -84,9 +84,7 @@ def test_polygon_square_and_triangle(tmp_path):
     np.testing.assert_array_equal(whole(read_labelme(path, H, W)), expected)
 
 
-def test_a_polygon_edited_across_itself_is_filled_as_labelme_exports_it_and_named(
-    tmp_path, caplog
-):
+def test_a_polygon_edited_across_itself_is_filled_as_labelme_exports_it_and_named(tmp_path, caplog):
     bowtie = shape([[5, 5], [25, 25], [25, 5], [5, 25]])  # a vertex dragged across an edge
     path = write_labelme(tmp_path / "edited.json", [bowtie])
     with caplog.at_level("WARNING"):

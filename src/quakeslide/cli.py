@@ -339,7 +339,12 @@ def pseudo_label(
 @app.command()
 @one_line_errors
 def report(
-    folder: Annotated[Path, typer.Argument(help="run, cv, study, evaluation or prediction folder")],
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="run, cv, study, evaluation, prediction, inventory or suggestion folder"
+        ),
+    ],
     out: Annotated[Path, typer.Option(help="HTML page, markdown beside")] = Path("report.html"),
 ) -> None:
     """One self-contained HTML page (figures embedded) of a result folder, plus markdown."""
