@@ -103,3 +103,29 @@ def test_the_probability_shows_through_the_mask(rendered):
     changed = np.abs(images["all"] - images["without_probability"])[..., :3].sum(-1) > 30
     print(f"mask pixels where the probability changes the colour: {changed[tinted].mean():.3f}")
     assert changed[tinted].mean() >= 0.9
+
+
+def test_suggested_squares_open_in_qgis_labelled_with_their_rank(tmp_path):
+    from quakeslide.inference.suggest import suggest_with
+    from quakeslide.io.styles import SUGGESTION_RGBA
+    from quakeslide.options import SuggestOptions
+
+    scene = write_geotiff(tmp_path / "s.tif", (np.random.default_rng(0).integers(
+        0, 255, (3, 384, 384))).astype(np.uint8))  # fmt: skip
+    unsure = Engine(lambda batch: batch.astype(np.float32).mean(axis=1) / 255.0, 3)
+    suggest_with(unsure, 0.5, [scene], tmp_path / "s", SuggestOptions(n=4, size=128))
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    client = Path(__file__).parent / "clients" / "qgis_labels.py"
+    run = subprocess.run(
+        [SYSTEM_PYTHON, str(client), str(tmp_path / "s" / "suggestions.gpkg"), "suggestions",
+         str(tmp_path / "render.png")],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report["valid"] and report["features"] == 4
+    assert report["outline"] == "#{:02x}{:02x}{:02x}".format(*SUGGESTION_RGBA[:3])
+    assert report["labels"] and report["label_field"] == "rank"
+    picture = np.asarray(Image.open(tmp_path / "render.png").convert("RGB")).astype(int)
+    orange = (np.abs(picture - np.array(SUGGESTION_RGBA[:3])).sum(axis=-1) < 60).mean()
+    assert orange > 0.005, "the squares are drawn in their orange"
