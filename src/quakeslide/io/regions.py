@@ -20,7 +20,7 @@ from affine import Affine
 from rasterio.features import shapes
 from scipy import ndimage
 
-from quakeslide.io.separation import MAX_PIXELS, Separation, split_region
+from quakeslide.io.separation import MAX_PIXELS, MIN_PIXELS, Separation, split_region
 
 FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]])
 
@@ -116,12 +116,15 @@ class BandRegions:
 
 
 def separate(region: Region, separation: Separation) -> list[Region]:
-    """The landslides one finished region holds (itself alone when it holds one)."""
+    """The landslides one finished region holds (itself alone when it holds one).
+
+    Regions too small to hold two, or too large to stitch, are left whole before their
+    crops are put together (most regions of a map are specks)."""
     top = min(row for row, _, _, _ in region.crops)
     left = min(col for _, col, _, _ in region.crops)
     bottom = max(row + mask.shape[0] for row, _, mask, _ in region.crops)
     right = max(col + mask.shape[1] for _, col, mask, _ in region.crops)
-    if (bottom - top) * (right - left) > MAX_PIXELS:
+    if region.pixels < MIN_PIXELS or (bottom - top) * (right - left) > MAX_PIXELS:
         region.crops = []
         return [region]
     inside = np.zeros((bottom - top, right - left), bool)

@@ -28,7 +28,7 @@ NECK_RATIO = 0.7  # neck half-width / smaller basin's inscribed radius below whi
 MIN_RADIUS = 2.0  # px: maxima of the distance closer than this to the edge seed nothing
 PROBABILITY_DIP = 0.2  # how far the probability must dip between two basins
 PINHOLE = 25  # px: holes smaller than this are filled before the distance is taken
-MIN_PIXELS = 32  # regions smaller than this are never split
+MIN_PIXELS = 32  # regions smaller than this are never split (io/regions.py checks)
 MAX_PIXELS = 20_000_000  # regions whose bounding box is larger are left whole (memory)
 
 FOUR = ndimage.generate_binary_structure(2, 1)
@@ -39,7 +39,7 @@ def split_region(
     inside: np.ndarray, probability: np.ndarray, method: Separation
 ) -> tuple[np.ndarray, int]:
     """Labels 1..n of the separate landslides in a region's bounding box (0 outside it)."""
-    if method == "none" or inside.sum() < MIN_PIXELS or inside.size > MAX_PIXELS:
+    if method == "none":
         return inside.astype(np.int32), 1
     if method == "shape":
         # pinholes of a patchy map are not boundaries (each would seed necks around it);
