@@ -17,7 +17,7 @@ pixel of outline, so a mapper corrects outlines instead of drawing them.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +61,7 @@ class Square:
     row: int  # grid cell
     col: int
     window: Window
+    box: shapely.Geometry  # the window in the scene's CRS
     score: float  # mean binary entropy (bits) of the probability over valid pixels
     picked_by: str = ""  # "uncertainty" or "random"
 
@@ -123,16 +124,17 @@ def _scored_squares(engine: Engine, scene: Path, o: SuggestOptions) -> list[Squa
             entropy += _sum_by(per_column, np.arange(reader.width) // o.size, grid_cols, axis=1)
             counts = _sum_by(band.valid.astype(np.float64), cell_rows, grid_rows, axis=0)
             valid += _sum_by(counts, np.arange(reader.width) // o.size, grid_cols, axis=1)
-        labelled = _labelled_cells(reader, o) if o.labelled else set()
         squares = []
         for r in range(grid_rows):
             for c in range(grid_cols):
                 window = Window(c * o.size, r * o.size, min(o.size, reader.width - c * o.size),
                                 min(o.size, reader.height - r * o.size))  # fmt: skip
-                if valid[r, c] < MIN_VALID * o.size * o.size or (r, c) in labelled:
+                if valid[r, c] < MIN_VALID * o.size * o.size:
                     continue
-                squares.append(Square(scene, r, c, window, float(entropy[r, c] / valid[r, c])))
-        return squares
+                box = shapely.box(*window_bounds(window, reader.transform))
+                score = float(entropy[r, c] / valid[r, c])
+                squares.append(Square(scene, r, c, window, box, score))
+        return _unlabelled(squares, reader, o.labelled) if o.labelled else squares
 
 
 def _bands_in(bands, cache_mb: int):
@@ -156,21 +158,16 @@ def _sum_by(values: np.ndarray, groups: np.ndarray, count: int, axis: int) -> np
     return np.moveaxis(sums, 0, axis)
 
 
-def _labelled_cells(reader: SceneReader, o: SuggestOptions) -> set[tuple[int, int]]:
-    """Grid cells touching the areas already labelled (reprojected to the scene's CRS)."""
+def _unlabelled(squares: list[Square], reader: SceneReader, labelled: Path) -> list[Square]:
+    """The squares touching none of the areas already labelled (reprojected to the
+    scene's CRS)."""
     bounds = window_bounds(Window(0, 0, reader.width, reader.height), reader.transform)
-    areas = read_vector_labels(o.labelled, reader.crs, bounds).polygons
-    if not areas:
-        return set()
-    tree = shapely.STRtree(areas)
-    cells = set()
-    for r in range(-(-reader.height // o.size)):
-        for c in range(-(-reader.width // o.size)):
-            box = shapely.box(*window_bounds(Window(c * o.size, r * o.size, o.size, o.size),
-                                             reader.transform))  # fmt: skip
-            if len(tree.query(box, predicate="intersects")):
-                cells.add((r, c))
-    return cells
+    areas = read_vector_labels(labelled, reader.crs, bounds).polygons
+    if not areas or not squares:
+        return squares
+    boxes = np.array([square.box for square in squares], dtype=object)
+    touched = set(shapely.STRtree(areas).query(boxes, predicate="intersects")[0].tolist())
+    return [square for i, square in enumerate(squares) if i not in touched]
 
 
 def rank(candidates: list[Square], n: int, strategy: str, seed: int) -> list[Square]:
@@ -186,17 +183,13 @@ def rank(candidates: list[Square], n: int, strategy: str, seed: int) -> list[Squ
             break
         if (square.scene, square.row, square.col) in blocked:
             continue
-        chosen.append(_picked(square, "uncertainty"))
+        chosen.append(replace(square, picked_by="uncertainty"))
         blocked |= {(square.scene, square.row + dr, square.col + dc)
                     for dr in (-1, 0, 1) for dc in (-1, 0, 1)}  # fmt: skip
     taken = {(s.scene, s.row, s.col) for s in chosen}
     rest = [s for s in candidates if (s.scene, s.row, s.col) not in taken]
     drawn = rng.choice(len(rest), size=min(n - len(chosen), len(rest)), replace=False)
-    return chosen + [_picked(rest[i], "random") for i in sorted(drawn)]
-
-
-def _picked(square: Square, how: str) -> Square:
-    return Square(square.scene, square.row, square.col, square.window, square.score, how)
+    return chosen + [replace(rest[i], picked_by="random") for i in sorted(drawn)]
 
 
 def _write_chip(
@@ -239,13 +232,9 @@ def _write_chip(
 
 def _write_squares(path: Path, squares: list[Square], crs: CRS | None) -> None:
     """The suggestions as squares in the scenes' CRS, ranked, styled with the rank."""
-    boxes = []
-    for square in squares:
-        with open_scene_reader(square.scene, None) as reader:
-            boxes.append(shapely.box(*window_bounds(square.window, reader.transform)))
     with atomic_path(path) as tmp:
         pyogrio.raw.write(
-            tmp, shapely.to_wkb(np.array(boxes, dtype=object)),
+            tmp, shapely.to_wkb(np.array([s.box for s in squares], dtype=object)),
             [np.arange(1, len(squares) + 1, dtype=np.int32),
              np.array([s.score for s in squares]),
              np.array([s.picked_by for s in squares], dtype=object),
