@@ -93,16 +93,21 @@ def test_big_inventories_draw_the_largest(prediction):
     assert areas == sorted(areas, reverse=True)
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium not installed")
-def test_the_map_renders_in_headless_chromium(prediction, tmp_path):
-    _, page = prediction
+def chromium_dom(page, tmp_path) -> str:
+    """The page's DOM after headless Chromium ran its scripts; its map drew 7 outlines."""
     done = subprocess.run(
         ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
          f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    dom = done.stdout
-    assert 'data-drawn="7"' in dom, done.stderr[-2000:]  # the script ran to its end
+    assert 'data-drawn="7"' in done.stdout, done.stderr[-2000:]  # the script ran to its end
+    return done.stdout
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium not installed")
+def test_the_map_renders_in_headless_chromium(prediction, tmp_path):
+    _, page = prediction
+    dom = chromium_dom(page, tmp_path)
     assert re.search(r"<img[^>]*leaflet-image-layer", dom) and "leaflet-control-scale" in dom
     assert dom.count('class="leaflet-interactive"') >= 7  # one SVG path per landslide
 
@@ -134,12 +139,6 @@ def test_the_inventory_map_has_its_density_grids_to_switch_on(inventory_page):
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium not installed")
 def test_the_inventory_map_renders_with_a_layer_switch(inventory_page, tmp_path):
-    done = subprocess.run(
-        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
-         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", inventory_page.as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    dom = done.stdout
-    assert 'data-drawn="7"' in dom, done.stderr[-2000:]
+    dom = chromium_dom(inventory_page, tmp_path)
     assert "leaflet-control-layers" in dom and dom.count('type="checkbox"') >= 3
     assert not re.search(r"<img[^>]*leaflet-image-layer", dom), "the grids start switched off"
