@@ -25,6 +25,7 @@ from quakeslide.options import (
     InventoryOptions,
     PredictOptions,
     PseudoLabelOptions,
+    SelectionStudyOptions,
     StudyOptions,
     SuggestOptions,
     TileOptions,
@@ -164,6 +165,30 @@ def study(
     resolved = TrainConfig.resolve(settings.pop("config"), val_split=val_split, **settings)
     summary = run_study(dataset, out, resolved, options)
     typer.echo(StudyFolder(out).table_md.read_text())
+    typer.echo(f"{summary.runs} runs, {summary.wall_seconds / 3600:.2f} h; results in {out}")
+
+
+@app.command("selection-study")
+@one_line_errors
+@training_options(without=("model", "num_nodes", "num_workers"))
+@stage_options(SelectionStudyOptions)
+def selection_study(
+    dataset: Annotated[Path, typer.Argument(help="dataset folder (images/, masks/)")],
+    out: Annotated[Path, typer.Option(help="study folder")],
+    *,
+    options: SelectionStudyOptions,
+    settings: dict[str, Any],
+) -> None:
+    """Label where the model is unsure, or at random? Rounds of windows from --train-split
+    (their masks stand in for a mapper's corrections), each a fine-tune from --init scored on
+    --val-split; rerun to resume."""
+    from quakeslide.config import TrainConfig
+    from quakeslide.folders import SelectionStudyFolder
+    from quakeslide.training.selection_study import run_selection_study
+
+    resolved = TrainConfig.resolve(settings.pop("config"), **settings)
+    summary = run_selection_study(dataset, out, resolved, options)
+    typer.echo(SelectionStudyFolder(out).curves_md.read_text())
     typer.echo(f"{summary.runs} runs, {summary.wall_seconds / 3600:.2f} h; results in {out}")
 
 

@@ -162,6 +162,41 @@ class StudyFolder:
         """With --self-train: the dataset with the fold's held-out tiles labelled by that run."""
         return self.root / "pseudo" / f"{model}_n{size}_fold{fold}"
 
+
+@dataclass(frozen=True)
+class SelectionStudyFolder:
+    """`selection-study`: rounds of labelled windows per strategy and repeat, the windows
+    each round picked, and the learning curves."""
+
+    root: Path
+
+    @property
+    def runs_csv(self) -> Path:
+        return self.root / "runs.csv"
+
+    @property
+    def curves_csv(self) -> Path:
+        return self.root / "curves.csv"
+
+    @property
+    def curves_md(self) -> Path:
+        return self.root / "curves.md"
+
+    @property
+    def figures(self) -> Path:
+        return self.root / "figures"
+
+    @property
+    def summary(self) -> Path:
+        return self.root / "summary.json"
+
+    def run(self, strategy: str, repeat: int, size: int) -> RunFolder:
+        return RunFolder(self.root / "runs" / f"{strategy}_r{repeat}_n{size}")
+
+    def picks(self, strategy: str, repeat: int, size: int) -> Path:
+        """The windows the round that ends at `size` labelled, with their uncertainty."""
+        return self.root / "picks" / f"{strategy}_r{repeat}_n{size}.tsv"
+
     def is_one(self) -> bool:
         return self.table_csv.exists()
 

@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from typing_extensions import Self
@@ -118,6 +119,13 @@ def comma_separated_ints(value: Any) -> Any:
         return [int(v) for v in value.split(",")]
     except ValueError:
         raise ValueError("expected comma-separated integers") from None
+
+
+def _comma_separated_list(value: Any) -> Any:
+    """Text "b,a" as ["b", "a"], in order, each once; anything else as it is."""
+    if not isinstance(value, str):
+        return value
+    return list(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
 
 
 def _comma_separated_names(value: Any) -> Any:
@@ -383,6 +391,40 @@ class StudyOptions(StageOptions):
                 )
             self.grouping = "scenes"
         return self
+
+
+class SelectionStudyOptions(StageOptions):
+    """`quakeslide selection-study`: which ways of choosing windows, how many windows
+    labelled after each round, how many repeats."""
+
+    what: ClassVar[str] = "selection study options"
+    strategies: Annotated[
+        list[Literal["uncertainty", "random", "mixed"]],
+        BeforeValidator(_comma_separated_list),
+        Field(
+            min_length=1,
+            description="comma separated: uncertainty, random, mixed (as suggest's)",
+            json_schema_extra=TEXT_ON_COMMAND_LINE,
+        ),
+    ] = ["uncertainty", "random"]
+    sizes: Annotated[
+        list[Annotated[int, Field(ge=1)]],
+        BeforeValidator(comma_separated_ints),
+        Field(
+            min_length=1,
+            description="windows labelled after each round, increasing, comma separated",
+            json_schema_extra=TEXT_ON_COMMAND_LINE,
+        ),
+    ] = [5, 10, 15, 20]
+    repeats: int = Field(3, ge=1, description="repeats (seeds of draws and training)")
+    score: ScoredEpoch = "best"
+
+    @field_validator("sizes")
+    @classmethod
+    def increasing(cls, sizes: list[int]) -> list[int]:
+        if any(b <= a for a, b in zip(sizes, sizes[1:], strict=False)):
+            raise ValueError(f"sizes must increase (each round adds windows): {sizes}")
+        return sizes
 
 
 class ExportOptions(StageOptions):

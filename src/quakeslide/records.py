@@ -195,6 +195,23 @@ class StudySummary(FoldsRecord):
     config: dict
 
 
+class SelectionStudySummary(Record):
+    """SELECTION/summary.json: what the selection study ran and its verdict (the curves are
+    curves.csv)."""
+
+    strategies: list[str]
+    sizes: list[int]
+    repeats: int
+    score: Literal["best", "last"]
+    pool: int
+    held_out: int
+    target: dict
+    runs: int
+    wall_seconds: float
+    figures: list[str]
+    config: dict
+
+
 class PixelScores(Record):
     """Pixel metrics of the landslide class, and the confusion counts they come from."""
 

@@ -111,3 +111,31 @@ def _relative_gain(table: list[dict], folder: Path) -> Path:
     ax.grid(axis="y", alpha=0.3)
     ax.legend()
     return save_figure(fig, folder / "linknet_vs_unet.png")
+
+
+SELECTION_STYLES = {"uncertainty": "o-", "random": "s--", "mixed": "D-."}
+
+
+def plot_selection_curves(rows: list[dict], curves: list[dict], folder: Path) -> Path:
+    """F1 vs labelled windows per strategy: the mean over repeats with its spread, each
+    repeat as a faint dot, the parent as it is at 0."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    zero = [c for c in curves if c["strategy"] == "zero-shot"]
+    for strategy, style in SELECTION_STYLES.items():
+        line = zero + [c for c in curves if c["strategy"] == strategy]
+        if len(line) == len(zero):
+            continue
+        sizes = [c["size"] for c in line]
+        (drawn,) = ax.plot(sizes, [c["f1_mean"] for c in line], style, label=strategy)
+        ax.fill_between(sizes, [c["f1_mean"] - c["f1_std"] for c in line],
+                        [c["f1_mean"] + c["f1_std"] for c in line],
+                        color=drawn.get_color(), alpha=0.15)  # fmt: skip
+        repeats = [r for r in rows if r["strategy"] == strategy]
+        ax.plot([r["size"] for r in repeats], [r["f1"] for r in repeats], ".",
+                color=drawn.get_color(), alpha=0.4)  # fmt: skip
+    ax.set(xlabel="labelled windows of the new event", ylabel="held-out F1 (landslide class)",
+           title="Which windows to label: by uncertainty or at random")  # fmt: skip
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return save_figure(fig, folder / "f1_vs_windows.png")

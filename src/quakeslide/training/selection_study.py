@@ -1,0 +1,305 @@
+"""`quakeslide selection-study`: is labelling where the model is unsure worth more than
+labelling at random? A simulation of the first hours of a new event (issue 37).
+
+The training tiles of a labelled dataset stand for windows of the new scene, their true
+masks for the mapper's corrections. For each strategy and repeat, rounds add windows to
+the labelled set until it holds each of `sizes`: `uncertainty` and `mixed` rank the
+windows left by the mean binary entropy of the latest model (its last epoch, chosen
+without the held-out tiles), with `suggest`'s own ranking (neighbours of a pick left out,
+a random share for `mixed`); `random` draws them. Every round fine-tunes from the parent
+on all windows labelled so far and is scored on the held-out tiles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import shapely
+from rasterio.windows import Window
+from scipy import ndimage
+from tqdm import tqdm
+
+from quakeslide.classes import IGNORE
+from quakeslide.config import TrainConfig
+from quakeslide.data.dataset import TileDataset
+from quakeslide.data.positions import tile_positions
+from quakeslide.data.splits import Split
+from quakeslide.device import ComputePlan, plan_compute
+from quakeslide.errors import InputError
+from quakeslide.evaluation.objects import FOUR_CONNECTED, match_objects
+from quakeslide.folders import SelectionStudyFolder
+from quakeslide.inference.ensemble import load_models
+from quakeslide.inference.suggest import Square, binary_entropy, rank
+from quakeslide.io.raster import atomic_path
+from quakeslide.io.tables import write_csv
+from quakeslide.models.checkpoint import load_net
+from quakeslide.options import SelectionStudyOptions, SuggestOptions, named
+from quakeslide.records import SelectionStudySummary
+from quakeslide.reporting.study_figures import plot_selection_curves
+from quakeslide.training.cv import METRICS, mean_std
+from quakeslide.training.fit import scored_metrics, train_or_reuse
+from quakeslide.training.study import study_folds, zero_shot_row
+
+BATCH = 8  # tiles scored at once
+MIN_PREFILLED = SuggestOptions().min_pixels
+PICK_COLUMNS = ("picked_uncertainty", "prefilled", "kept", "truth", "picked")
+
+
+@dataclass(frozen=True)
+class Round:
+    strategy: str
+    repeat: int
+    index: int  # 0 for the first round
+    size: int  # windows labelled after it
+
+
+def run_selection_study(
+    dataset: Path, out: Path, config: TrainConfig, options: SelectionStudyOptions | None = None
+) -> SelectionStudySummary:
+    """Every (repeat, strategy, round) fine-tune, skipping finished ones; the learning
+    curves (curves.csv / .md), a figure and summary.json."""
+    o = options or SelectionStudyOptions()
+    if not config.init:
+        raise InputError(f"selection-study starts from a parent model: give {named('init')}")
+    if not config.val_split:
+        raise InputError(
+            f"selection-study scores every round on held-out tiles: give {named('val_split')}"
+        )
+    dataset, folder = Path(dataset), SelectionStudyFolder(Path(out))
+    [split], _ = study_folds(dataset, config, 2, "auto", folder.root / "folds.csv")
+    if o.sizes[-1] > len(split.train):
+        raise InputError(
+            f"{named('sizes')} asks for {o.sizes[-1]} windows, the pool holds {len(split.train)}"
+        )
+    windows = _windows(dataset, split.train)
+    parent, _ = load_net(Path(config.init))
+    plan = plan_compute(config.device, config.precision)
+    zero = zero_shot_row(dataset, parent, config, split, 0)
+    no_picks = dict.fromkeys(PICK_COLUMNS, "")
+    rows = [{"strategy": "zero-shot", "repeat": 0, **_curve_point(zero, 0), **no_picks}]
+    jobs = [(r, s) for r in range(o.repeats) for s in o.strategies]
+    progress = tqdm(total=len(jobs) * len(o.sizes), desc="selection rounds", unit="run")
+    for repeat, strategy in jobs:
+        labelled: list[str] = []
+        scorer = Path(config.init)
+        for index, size in enumerate(o.sizes):
+            step = Round(strategy, repeat, index, size)
+            picked = _picked(folder, step, windows, labelled, scorer, dataset, plan, config.seed)
+            labelled += [stem for stem, _ in picked]
+            run_config = TrainConfig(**(config.model_dump() | {"seed": config.seed + repeat}))
+            run = folder.run(strategy, repeat, size)
+            result = train_or_reuse(dataset, run.root, run_config, Split(labelled, split.val))
+            rows.append(_round_row(step, result, picked, o.score))
+            scorer = run.last_checkpoint
+            progress.update()
+    progress.close()
+    write_csv(folder.runs_csv, rows)
+    curves = selection_curves(rows)
+    write_csv(folder.curves_csv, curves)
+    verdict = target_check(curves, o.sizes)
+    with atomic_path(folder.curves_md) as tmp:
+        tmp.write_text(curves_markdown(curves, o.score, verdict))
+    figure = plot_selection_curves(rows, curves, folder.figures)
+    summary = SelectionStudySummary(
+        strategies=o.strategies,
+        sizes=o.sizes,
+        repeats=o.repeats,
+        score=o.score,
+        pool=len(split.train),
+        held_out=len(split.val),
+        target=verdict,
+        runs=len(rows) - 1,
+        wall_seconds=round(sum(r["wall_seconds"] for r in rows), 1),
+        figures=[str(figure.relative_to(folder.root))],
+        config=config.model_dump(mode="json"),
+    )
+    with atomic_path(folder.summary) as tmp:
+        tmp.write_text(summary.to_json())
+    return summary
+
+
+def _windows(dataset: Path, pool: list[str]) -> dict[str, Square]:
+    """Each pool tile as a square of suggest's grid: its scene and cell, so a pick's
+    neighbours can be left out (a tile with no known position has none)."""
+    positions = tile_positions(dataset, pool)
+    squares = {}
+    for stem in pool:
+        p = positions.get(stem)
+        scene, row, col = (p.scene, p.row // p.height, p.col // p.width) if p else (stem, 0, 0)
+        window = Window(p.col, p.row, p.width, p.height) if p else Window(0, 0, 1, 1)
+        squares[stem] = Square(Path(scene), row, col, window, shapely.box(0, 0, 1, 1), 0.0)
+    cells = {(s.scene, s.row, s.col) for s in squares.values()}
+    if len(cells) < len(squares):
+        raise InputError(f"{dataset}: tiles overlap; the selection study needs a grid of tiles")
+    return squares
+
+
+def _picked(
+    folder: SelectionStudyFolder,
+    step: Round,
+    windows: dict[str, Square],
+    labelled: list[str],
+    scorer: Path,
+    dataset: Path,
+    plan: ComputePlan,
+    seed: int,
+) -> list[tuple[str, WindowScore]]:
+    """The windows this round labels, scored by the model that picked them; read back
+    when a stopped study resumes, so a rerun trains on the same windows."""
+    saved = folder.picks(step.strategy, step.repeat, step.size)
+    if saved.exists():
+        lines = [line.split("\t") for line in saved.read_text().splitlines()[1:]]
+        return [(stem, WindowScore(float(u), int(p), int(k), int(t)))
+                for stem, u, p, k, t, _ in lines]  # fmt: skip
+    left = [stem for stem in windows if stem not in set(labelled)]
+    scores = score_windows(scorer, dataset, left, plan)
+    by_cell = {(windows[s].scene, windows[s].row, windows[s].col): s for s in left}
+    candidates = [replace(windows[s], score=scores[s].uncertainty) for s in left]
+    draw_seed = (seed * 1000 + step.repeat) * 1000 + step.index
+    chosen = rank(candidates, step.size - len(labelled), step.strategy, draw_seed)
+    picked = [(by_cell[(c.scene, c.row, c.col)], c.picked_by) for c in chosen]
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(saved) as tmp:
+        tmp.write_text(
+            "stem\tuncertainty\tprefilled\tkept\ttruth\tpicked_by\n"
+            + "".join(
+                f"{stem}\t{scores[stem].uncertainty:.6f}\t{scores[stem].prefilled}\t"
+                f"{scores[stem].kept}\t{scores[stem].truth}\t{how}\n"
+                for stem, how in picked
+            )  # fmt: skip
+        )
+    return [(stem, scores[stem]) for stem, _ in picked]
+
+
+@dataclass(frozen=True)
+class WindowScore:
+    """How unsure the model is of a window, and what its pre-filled outlines are worth."""
+
+    uncertainty: float  # mean binary entropy (bits) over the valid pixels
+    prefilled: int  # predicted regions of at least MIN_PREFILLED px (suggest's chip outlines)
+    kept: int  # of them, those a mapper would keep: IoU >= 0.5 with a true landslide
+    truth: int  # true landslides in the window
+
+
+def score_windows(
+    checkpoint: Path, dataset: Path, stems: list[str], plan: ComputePlan
+) -> dict[str, WindowScore]:
+    """Each tile's uncertainty (nodata, 255 in the mask, left out: it says where the image
+    is, not what it holds) and its pre-filled outlines against the true mask."""
+    if not stems:
+        return {}
+    engine, _ = load_models(checkpoint, plan)
+    tiles = TileDataset(dataset, stems)
+    scores = {}
+    for start in range(0, len(stems), BATCH):
+        batch = range(start, min(start + BATCH, len(stems)))
+        probability = engine.predict(np.stack([tiles.images[i] for i in batch]))
+        for i, prob in zip(batch, probability, strict=True):
+            valid = tiles.masks[i] != IGNORE
+            bits = float(binary_entropy(prob)[valid].mean()) if valid.any() else 0.0
+            outlines = match_objects(_without_specks(prob >= 0.5), tiles.masks[i]).summary()
+            counts = outlines["by_class"]["all"]
+            kept = counts["predicted"] - counts["false_alarms"]
+            scores[stems[i]] = WindowScore(bits, counts["predicted"], kept, counts["truth"])
+    return scores
+
+
+def _without_specks(mask: np.ndarray) -> np.ndarray:
+    """The mask without regions under MIN_PREFILLED px, as suggest leaves them out of chips."""
+    labels, _ = ndimage.label(mask, structure=FOUR_CONNECTED)
+    sizes = np.bincount(labels.ravel())
+    return (sizes >= MIN_PREFILLED)[labels] & mask
+
+
+def _curve_point(scores: dict, size: int) -> dict:
+    kept = (*METRICS, "scored_epoch", "wall_seconds")
+    return {"size": size, **{key: scores[key] for key in kept}}
+
+
+def _round_row(step: Round, result, picked: list[tuple[str, WindowScore]], score: str) -> dict:
+    """One line of runs.csv: the round's scores on the held-out tiles, and the windows it
+    labelled: how unsure the picking model was of them, its pre-filled outlines there and
+    how many of those a mapper keeps (drawing saved), the true landslides there."""
+    scored = scored_metrics(result, score)
+    windows = [w for _, w in picked]
+    return {
+        "strategy": step.strategy,
+        "repeat": step.repeat,
+        "size": step.size,
+        **{m: getattr(scored, m) for m in METRICS},
+        "scored_epoch": scored.epoch,
+        "wall_seconds": result.summary.wall_seconds,
+        "picked_uncertainty": round(float(np.mean([w.uncertainty for w in windows])), 4),
+        "prefilled": sum(w.prefilled for w in windows),
+        "kept": sum(w.kept for w in windows),
+        "truth": sum(w.truth for w in windows),
+        "picked": " ".join(stem for stem, _ in picked),
+    }
+
+
+def selection_curves(rows: list[dict]) -> list[dict]:
+    """Mean and spread over repeats of each strategy's scores at each size (the zero-shot
+    point opens every curve)."""
+    curves = []
+    for strategy in dict.fromkeys(r["strategy"] for r in rows):
+        for size in sorted({r["size"] for r in rows if r["strategy"] == strategy}):
+            runs = [r for r in rows if r["strategy"] == strategy and r["size"] == size]
+            stats = mean_std(runs)
+            curves.append(
+                {
+                    "strategy": strategy,
+                    "size": size,
+                    "repeats": len(runs),
+                    **{f"{m}_mean": round(stats[m]["mean"], 4) for m in METRICS},
+                    **{f"{m}_std": round(stats[m]["std"], 4) for m in METRICS},
+                }  # fmt: skip
+            )
+    return curves
+
+
+def target_check(curves: list[dict], sizes: list[int]) -> dict:
+    """Issue 37's target: the fewest windows with which `uncertainty` reaches the mean F1
+    `random` has with the most windows (None: it does not within the sizes run)."""
+    f1 = {(c["strategy"], c["size"]): c["f1_mean"] for c in curves}
+    largest = sizes[-1]
+    if ("random", largest) not in f1 or ("uncertainty", largest) not in f1:
+        return {}
+    goal = f1[("random", largest)]
+    reached = [n for n in sizes if f1[("uncertainty", n)] >= goal]
+    return {
+        "random_windows": largest,
+        "random_f1": goal,
+        "uncertainty_windows_to_reach": reached[0] if reached else None,
+        "uncertainty_f1_at_half": f1.get(("uncertainty", largest // 2)),
+    }
+
+
+SCORE_NOTES = {
+    "best": "each round at its best epoch on the held-out tiles (the paper's protocol)",
+    "last": "each round at its last epoch (chosen without looking at the held-out tiles)",
+}
+
+
+def curves_markdown(curves: list[dict], score: str, verdict: dict) -> str:
+    """The learning curves as a markdown table, and the target's verdict."""
+    lines = [
+        f"F1 on the held-out tiles against labelled windows, {SCORE_NOTES[score]}; mean ±"
+        " spread over repeats.",
+        "",
+        "| strategy | windows | repeats | precision | recall | F1 | IoU |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in curves:
+        cells = [f"{c[f'{m}_mean']:.3f} ± {c[f'{m}_std']:.3f}" for m in METRICS]
+        lines.append(f"| {c['strategy']} | {c['size']} | {c['repeats']} | {' | '.join(cells)} |")
+    if verdict:
+        reached = verdict["uncertainty_windows_to_reach"]
+        lines += [
+            "",
+            f"random with {verdict['random_windows']} windows: F1 {verdict['random_f1']:.3f};"
+            " uncertainty reaches it "
+            + (f"with {reached} windows." if reached else "with none of the sizes run."),
+        ]
+    return "\n".join(lines) + "\n"

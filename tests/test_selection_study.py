@@ -1,0 +1,140 @@
+"""`selection-study`: rounds of windows chosen by uncertainty or at random, each a
+fine-tune from the parent scored on held-out tiles; resumable, with curves and a figure."""
+
+import csv
+import json
+
+import pytest
+from conftest import FINE, write_tile_dataset
+from typer.testing import CliRunner
+
+from quakeslide.cli import app
+from quakeslide.config import TrainConfig
+from quakeslide.data.positions import position_from_name
+from quakeslide.device import plan_compute
+from quakeslide.errors import InputError
+from quakeslide.folders import SelectionStudyFolder
+from quakeslide.options import SelectionStudyOptions
+from quakeslide.training.selection_study import run_selection_study, score_windows
+
+runner = CliRunner()
+OPTIONS = SelectionStudyOptions(strategies="uncertainty,random", sizes="2,4", repeats=2)
+
+
+@pytest.fixture(scope="module")
+def pool_dataset(tmp_path_factory):
+    """A 4 x 4 grid of tiles: the top three rows are the pool, the bottom row held out."""
+    root = tmp_path_factory.mktemp("selection")
+    stems = write_tile_dataset(root, rows=4, cols=4, size=32, seed=3)
+    held = [s for s in stems if position_from_name(s).row == 96]
+    (root / "pool.txt").write_text("\n".join(s for s in stems if s not in held) + "\n")
+    (root / "held.txt").write_text("\n".join(held) + "\n")
+    return root
+
+
+def config(parent, **changes) -> TrainConfig:
+    given = {"init": str(parent), "train_split": "pool", "val_split": "held"}
+    return TrainConfig(**(FINE | {"epochs": 1} | given | changes))
+
+
+@pytest.fixture(scope="module")
+def study(pool_dataset, parent, tmp_path_factory):
+    out = tmp_path_factory.mktemp("study") / "sel"
+    summary = run_selection_study(pool_dataset, out, config(parent), OPTIONS)
+    return out, summary
+
+
+def picks(folder: SelectionStudyFolder, strategy: str, repeat: int, size: int) -> list[list]:
+    lines = folder.picks(strategy, repeat, size).read_text().splitlines()[1:]
+    return [line.split("\t") for line in lines]
+
+
+def test_rounds_add_windows_from_the_pool_only(study, pool_dataset):
+    out, summary = study
+    folder = SelectionStudyFolder(out)
+    held = set((pool_dataset / "held.txt").read_text().split())
+    assert summary.runs == 2 * 2 * 2 and summary.pool == 12 and summary.held_out == 4
+    for strategy in ("uncertainty", "random"):
+        for repeat in range(2):
+            first = [p[0] for p in picks(folder, strategy, repeat, 2)]
+            second = [p[0] for p in picks(folder, strategy, repeat, 4)]
+            assert len(first) == 2 and len(second) == 2
+            assert not (set(first) | set(second)) & held
+            assert not set(first) & set(second)  # a window is labelled once
+            trained = folder.run(strategy, repeat, 4).root / "config.yaml"
+            assert trained.exists()
+
+
+def test_uncertainty_picks_the_parents_least_sure_windows_spread_out(study, pool_dataset, parent):
+    out, _ = study
+    stems = (pool_dataset / "pool.txt").read_text().split()
+    scores = score_windows(parent, pool_dataset, stems, plan_compute("cpu", "32-true"))
+    first = picks(SelectionStudyFolder(out), "uncertainty", 0, 2)
+    top = max(scores, key=lambda stem: scores[stem].uncertainty)
+    assert first[0][0] == top
+    assert float(first[0][1]) == pytest.approx(scores[top].uncertainty, abs=1e-5)
+    a, b = (position_from_name(p[0]) for p in first)
+    assert max(abs(a.row - b.row), abs(a.col - b.col)) > 32  # not neighbours
+    assert all(p[-1] == "uncertainty" for p in first)
+
+
+def test_each_round_counts_the_outlines_a_mapper_keeps(study):
+    """Every synthetic tile holds one true blob; kept outlines are among the pre-filled."""
+    with open(SelectionStudyFolder(study[0]).runs_csv, newline="") as f:
+        rounds = [r for r in csv.DictReader(f) if r["strategy"] != "zero-shot"]
+    assert len(rounds) == 8
+    for r in rounds:
+        assert int(r["truth"]) == 2 == len(r["picked"].split())
+        assert 0 <= int(r["kept"]) <= int(r["prefilled"])
+
+
+def test_random_draws_differ_between_repeats(study):
+    folder = SelectionStudyFolder(study[0])
+    draws = [{p[0] for s in (2, 4) for p in picks(folder, "random", r, s)} for r in range(2)]
+    assert draws[0] != draws[1]
+
+
+def test_curves_table_figure_and_verdict(study):
+    out, summary = study
+    folder = SelectionStudyFolder(out)
+    with open(folder.curves_csv, newline="") as f:
+        curves = list(csv.DictReader(f))
+    assert [(c["strategy"], c["size"]) for c in curves] == [
+        ("zero-shot", "0"), ("uncertainty", "2"), ("uncertainty", "4"),
+        ("random", "2"), ("random", "4"),
+    ]  # fmt: skip
+    assert all(c["repeats"] == "2" for c in curves[1:])
+    assert set(summary.target) == {
+        "random_windows", "random_f1", "uncertainty_windows_to_reach", "uncertainty_f1_at_half"
+    }  # fmt: skip
+    assert "random with 4 windows" in folder.curves_md.read_text()
+    assert (out / summary.figures[0]).stat().st_size > 10_000
+    assert json.loads(folder.summary.read_text())["repeats"] == 2
+
+
+def test_a_rerun_resumes_without_training_again(study, pool_dataset, parent):
+    out, summary = study
+    folder = SelectionStudyFolder(out)
+    checkpoint = folder.run("random", 1, 4).last_checkpoint
+    before = checkpoint.stat().st_mtime_ns
+    again = run_selection_study(pool_dataset, out, config(parent), OPTIONS)
+    assert checkpoint.stat().st_mtime_ns == before
+    assert again.target == summary.target
+
+
+@pytest.mark.parametrize(
+    ("changes", "options", "message"),
+    [
+        ({"init": None}, OPTIONS, "parent model: give (--)?init"),
+        ({"val_split": None}, OPTIONS, "held-out tiles: give (--)?val.split"),
+        ({}, SelectionStudyOptions(sizes="5,13"), "pool holds 12"),
+    ],
+)
+def test_bad_input_gets_one_line(pool_dataset, parent, tmp_path, changes, options, message):
+    with pytest.raises(InputError, match=message):
+        run_selection_study(pool_dataset, tmp_path / "s", config(parent, **changes), options)
+
+
+def test_sizes_must_increase():
+    result = runner.invoke(app, ["selection-study", "D", "--out", "O", "--sizes", "10,5"])
+    assert result.exit_code != 0 and "sizes must increase" in result.output
