@@ -6,6 +6,7 @@ import json
 
 import pytest
 from conftest import FINE, write_tile_dataset
+from reports import check_report
 from typer.testing import CliRunner
 
 from quakeslide.cli import app
@@ -40,7 +41,8 @@ def config(parent, **changes) -> TrainConfig:
 @pytest.fixture(scope="module")
 def study(pool_dataset, parent, tmp_path_factory):
     out = tmp_path_factory.mktemp("study") / "sel"
-    summary = run_selection_study(pool_dataset, out, config(parent), OPTIONS)
+    asked = config(parent, model="unet")  # the parent's architecture wins
+    summary = run_selection_study(pool_dataset, out, asked, OPTIONS)
     return out, summary
 
 
@@ -62,7 +64,7 @@ def test_rounds_add_windows_from_the_pool_only(study, pool_dataset):
             assert not (set(first) | set(second)) & held
             assert not set(first) & set(second)  # a window is labelled once
             trained = folder.run(strategy, repeat, 4).root / "config.yaml"
-            assert trained.exists()
+            assert "model: linknet" in trained.read_text()
 
 
 def test_uncertainty_picks_the_parents_least_sure_windows_spread_out(study, pool_dataset, parent):
@@ -110,6 +112,11 @@ def test_curves_table_figure_and_verdict(study):
     assert "random with 4 windows" in folder.curves_md.read_text()
     assert (out / summary.figures[0]).stat().st_size > 10_000
     assert json.loads(folder.summary.read_text())["repeats"] == 2
+
+
+def test_the_report_shows_the_curves(study, tmp_path):
+    page = check_report(study[0], tmp_path / "sel.html", "Which windows to label", figures=1)
+    assert "curves.csv" in page and "runs.csv" in page
 
 
 def test_a_rerun_resumes_without_training_again(study, pool_dataset, parent):

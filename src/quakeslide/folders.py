@@ -162,6 +162,9 @@ class StudyFolder:
         """With --self-train: the dataset with the fold's held-out tiles labelled by that run."""
         return self.root / "pseudo" / f"{model}_n{size}_fold{fold}"
 
+    def is_one(self) -> bool:
+        return self.table_csv.exists()
+
 
 @dataclass(frozen=True)
 class SelectionStudyFolder:
@@ -198,7 +201,7 @@ class SelectionStudyFolder:
         return self.root / "picks" / f"{strategy}_r{repeat}_n{size}.tsv"
 
     def is_one(self) -> bool:
-        return self.table_csv.exists()
+        return self.curves_csv.exists()
 
 
 @dataclass(frozen=True)
@@ -370,6 +373,7 @@ ResultFolder = (
     | PredictionFolder
     | InventoryFolder
     | SuggestionFolder
+    | SelectionStudyFolder
 )
 # in the order they are tried: an evaluation or study folder may also hold a summary.json
 RESULT_KINDS: dict[str, type[ResultFolder]] = {
@@ -377,6 +381,7 @@ RESULT_KINDS: dict[str, type[ResultFolder]] = {
     "suggestions": SuggestionFolder,
     "evaluation": EvaluationFolder,
     "study": StudyFolder,
+    "selection-study": SelectionStudyFolder,
     "cv": CvFolder,
     "run": RunFolder,
     "prediction": PredictionFolder,

@@ -1,7 +1,8 @@
 """Which kind of result folder this is, and what its report shows.
 
-Kinds, recognised by their files as `quakeslide.folders` names them: an inventory, an
-evaluation, a study, a cross-validation, a training run and a prediction folder.
+Kinds, recognised by their files as `quakeslide.folders` names them: an inventory, a
+suggestion folder, an evaluation, a study, a selection study, a cross-validation, a
+training run and a prediction folder.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from quakeslide.folders import (
     PredictionFolder,
     ResultFolder,
     RunFolder,
+    SelectionStudyFolder,
     StudyFolder,
     SuggestionFolder,
     result_folder,
@@ -30,6 +32,7 @@ from quakeslide.records import (
     PredictionSummary,
     Record,
     RunSummary,
+    SelectionStudySummary,
     StudySummary,
 )
 from quakeslide.reporting.map_page import inventory_map, scene_map, suggestion_map
@@ -69,6 +72,7 @@ def build_report(folder: Path, figures: Path) -> Report:
         "suggestions": _suggestions,
         "evaluation": _evaluation,
         "study": _study,
+        "selection-study": _selection_study,
         "cv": _cv,
         "run": _run,
         "prediction": _prediction,
@@ -220,6 +224,17 @@ def _study(folder: StudyFolder, _: Path) -> tuple[str, list[Section]]:
     if folder.runs_csv.exists():
         sections.append(Section("Runs", tables=[_csv_table(folder.runs_csv)]))
     return f"Sample-size study: {folder.root.name}", sections
+
+
+def _selection_study(folder: SelectionStudyFolder, _: Path) -> tuple[str, list[Section]]:
+    figures = [Figure(p.stem.replace("_", " "), p) for p in sorted(folder.figures.glob("*.png"))]
+    sections = [
+        Section("Study", tables=[_record_table(folder.summary, SelectionStudySummary)]),
+        Section("Learning curves", tables=[_csv_table(folder.curves_csv)], figures=figures),
+    ]
+    if folder.runs_csv.exists():
+        sections.append(Section("Rounds", tables=[_csv_table(folder.runs_csv)]))
+    return f"Which windows to label: {folder.root.name}", sections
 
 
 def _cv(folder: CvFolder, figures: Path) -> tuple[str, list[Section]]:

@@ -74,7 +74,8 @@ def run_selection_study(
             f"{named('sizes')} asks for {o.sizes[-1]} windows, the pool holds {len(split.train)}"
         )
     windows = _windows(dataset, split.train)
-    parent, _ = load_net(Path(config.init))
+    parent, meta = load_net(Path(config.init))
+    config = TrainConfig(**(config.model_dump() | {"model": meta["model"]}))  # the parent's
     plan = plan_compute(config.device, config.precision)
     zero = zero_shot_row(dataset, parent, config, split, 0)
     no_picks = dict.fromkeys(PICK_COLUMNS, "")
