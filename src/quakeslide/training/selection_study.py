@@ -31,7 +31,7 @@ from quakeslide.errors import InputError
 from quakeslide.evaluation.objects import FOUR_CONNECTED, match_objects
 from quakeslide.folders import SelectionStudyFolder
 from quakeslide.inference.ensemble import load_models
-from quakeslide.inference.suggest import Square, binary_entropy, rank
+from quakeslide.inference.suggest import MIN_VALID, Square, binary_entropy, rank
 from quakeslide.io.raster import atomic_path
 from quakeslide.io.tables import write_csv
 from quakeslide.models.checkpoint import load_net
@@ -69,11 +69,12 @@ def run_selection_study(
         )
     dataset, folder = Path(dataset), SelectionStudyFolder(Path(out))
     [split], _ = study_folds(dataset, config, 2, "auto", folder.root / "folds.csv")
-    if o.sizes[-1] > len(split.train):
-        raise InputError(
-            f"{named('sizes')} asks for {o.sizes[-1]} windows, the pool holds {len(split.train)}"
-        )
     windows = _windows(dataset, split.train)
+    if o.sizes[-1] > len(windows):
+        raise InputError(
+            f"{named('sizes')} asks for {o.sizes[-1]} windows, the pool holds {len(windows)}"
+            f" with at least {MIN_VALID:.0%} of their pixels valid"
+        )
     parent, meta = load_net(Path(config.init))
     config = TrainConfig(**(config.model_dump() | {"model": meta["model"]}))  # the parent's
     plan = plan_compute(config.device, config.precision)
@@ -108,7 +109,7 @@ def run_selection_study(
         sizes=o.sizes,
         repeats=o.repeats,
         score=o.score,
-        pool=len(split.train),
+        pool=len(windows),
         held_out=len(split.val),
         target=verdict,
         runs=len(rows) - 1,
@@ -123,10 +124,14 @@ def run_selection_study(
 
 def _windows(dataset: Path, pool: list[str]) -> dict[str, Square]:
     """Each pool tile as a square of suggest's grid: its scene and cell, so a pick's
-    neighbours can be left out (a tile with no known position has none)."""
+    neighbours can be left out (a tile with no known position has none). Tiles mostly
+    nodata (255 in the mask, e.g. padding) are left out, as suggest leaves such squares."""
     positions = tile_positions(dataset, pool)
+    masks = TileDataset(dataset, pool).masks
     squares = {}
-    for stem in pool:
+    for stem, mask in zip(pool, masks, strict=True):
+        if (mask != IGNORE).mean() < MIN_VALID:
+            continue
         p = positions.get(stem)
         scene, row, col = (p.scene, p.row // p.height, p.col // p.width) if p else (stem, 0, 0)
         window = Window(p.col, p.row, p.width, p.height) if p else Window(0, 0, 1, 1)
