@@ -3,6 +3,7 @@ fine-tune from the parent scored on held-out tiles; resumable, with curves and a
 
 import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -18,7 +19,8 @@ from quakeslide.device import plan_compute
 from quakeslide.errors import InputError
 from quakeslide.folders import SelectionStudyFolder
 from quakeslide.options import SelectionStudyOptions
-from quakeslide.training.selection_study import run_selection_study, score_windows
+from quakeslide.training.selection_study import run_selection_study, target_check
+from quakeslide.training.window_scores import score_windows
 
 runner = CliRunner()
 PADDED = "scn_0_32_0_32"
@@ -114,12 +116,36 @@ def test_curves_table_figure_and_verdict(study):
         ("random", "2"), ("random", "4"),
     ]  # fmt: skip
     assert all(c["repeats"] == "2" for c in curves[1:])
-    assert set(summary.target) == {
-        "random_windows", "random_f1", "uncertainty_windows_to_reach", "uncertainty_f1_at_half"
-    }  # fmt: skip
+    goal = float(curves[-1]["f1_mean"])
+    assert summary.target["random_windows"] == 4
+    assert summary.target["random_f1"] == pytest.approx(goal)
     assert "random with 4 windows" in folder.curves_md.read_text()
     assert (out / summary.figures[0]).stat().st_size > 10_000
     assert json.loads(folder.summary.read_text())["repeats"] == 2
+
+
+@pytest.mark.parametrize(
+    ("uncertainty", "reached", "met"),
+    [((0.50, 0.61, 0.62, 0.63), 10, True), ((0.50, 0.55, 0.61, 0.63), 15, False),
+     ((0.50, 0.55, 0.57, 0.59), None, False)],
+)  # fmt: skip
+def test_the_target_is_half_the_windows_random_needs(uncertainty, reached, met):
+    sizes = [5, 10, 15, 20]
+    curves = [{"strategy": "random", "size": n, "f1_mean": f} for n, f in
+              zip(sizes, (0.5, 0.55, 0.58, 0.60), strict=True)]  # fmt: skip
+    curves += [{"strategy": "uncertainty", "size": n, "f1_mean": f}
+               for n, f in zip(sizes, uncertainty, strict=True)]  # fmt: skip
+    verdict = target_check(curves, sizes)
+    assert verdict["uncertainty_windows_to_reach"] == reached and verdict["met"] is met
+    assert verdict["random_f1"] == 0.60
+
+
+def test_a_changed_study_is_refused_in_the_same_folder(study, pool_dataset, parent):
+    changed = SelectionStudyOptions(strategies="uncertainty,random", sizes="2,3", repeats=2)
+    with pytest.raises(InputError, match="other settings"):
+        run_selection_study(pool_dataset, study[0], config(parent), changed)
+    with pytest.raises(InputError, match="other settings"):
+        run_selection_study(pool_dataset, study[0], config(parent, lr=0.01), OPTIONS)
 
 
 def test_the_report_shows_the_curves(study, tmp_path):
@@ -127,14 +153,18 @@ def test_the_report_shows_the_curves(study, tmp_path):
     assert "curves.csv" in page and "runs.csv" in page
 
 
-def test_a_rerun_resumes_without_training_again(study, pool_dataset, parent):
-    out, summary = study
-    folder = SelectionStudyFolder(out)
-    checkpoint = folder.run("random", 1, 4).last_checkpoint
+def test_a_rerun_resumes_without_training_again(study, pool_dataset, parent, tmp_path):
+    out = tmp_path / "copy"  # the shared study stays as the other tests read it
+    shutil.copytree(study[0], out)
+    checkpoint = SelectionStudyFolder(out).run("random", 1, 4).last_checkpoint
     before = checkpoint.stat().st_mtime_ns
     again = run_selection_study(pool_dataset, out, config(parent), OPTIONS)
     assert checkpoint.stat().st_mtime_ns == before
-    assert again.target == summary.target
+    assert again.target == study[1].target
+    fewer = SelectionStudyOptions(strategies="random", sizes="2,4", repeats=2, score="last")
+    part = run_selection_study(pool_dataset, out, config(parent), fewer)  # a part, reused
+    assert checkpoint.stat().st_mtime_ns == before
+    assert part.strategies == ["random"] and part.runs == 4
 
 
 @pytest.mark.parametrize(

@@ -193,6 +193,11 @@ class SelectionStudyFolder:
     def summary(self) -> Path:
         return self.root / "summary.json"
 
+    @property
+    def settings(self) -> Path:
+        """The training config and selection options the study was started with."""
+        return self.root / "settings.json"
+
     def run(self, strategy: str, repeat: int, size: int) -> RunFolder:
         return RunFolder(self.root / "runs" / f"{strategy}_r{repeat}_n{size}")
 
