@@ -5,7 +5,7 @@ masks standing in for the mapper.
 Usage:
     python benchmarks/new_event_bijie.py PARENT --dataset BIJIE --images DIR --masks DIR
         --out DIR [--pool-split f0_train] [--val-split f0_val] [--n 20]
-        [--strategy mixed] [--config configs/finetune.yaml]
+        [--strategy random] [--config configs/finetune.yaml]
 
 `BIJIE` is `quakeslide tile ../shared/data/bijie/images --labels ../shared/data/bijie/masks`
 with fold lists (`f0_train.txt` ...); the new event's "scenes" are the source images of
@@ -16,7 +16,8 @@ the pool split's tiles, the held-out tiles those of `--val-split` (other images)
    regions, on the chip) is counted before they are corrected;
 2. each chip corrected: its outlines replaced by the true ones (the scene's mask there);
 3. `tile --labels CHIPS`, with the held-out tiles added beside (lists `chips`, `heldout`);
-4. `train --init PARENT --config finetune.yaml --train-split chips --val-split heldout`;
+4. `train --init PARENT --config finetune.yaml --freeze batchnorm --train-split chips
+   --val-split heldout` (NEW_EVENT.md's step 5 for a few windows);
 5. `evaluate` the parent zero-shot and the fine-tuned last epoch on the held-out tiles.
 Prints a markdown table and writes `DIR/new_event.json`.
 """
@@ -116,7 +117,7 @@ def main() -> None:
     parser.add_argument("--pool-split", default="f0_train")
     parser.add_argument("--val-split", default="f0_val")
     parser.add_argument("--n", type=int, default=20)
-    parser.add_argument("--strategy", default="mixed")
+    parser.add_argument("--strategy", default="random")
     parser.add_argument("--config", type=Path, default=Path("configs/finetune.yaml"))
     a = parser.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
@@ -133,7 +134,7 @@ def main() -> None:
     walls["tile"] = run("tile", "--labels", suggest / "chips", "--out", event, "--size", 256)
     add_held_out(event, a.dataset, held)
     walls["train"] = run("train", event, "--out", a.out / "event_run", "--init", a.parent,
-                         "--config", a.config, "--train-split", "chips",
+                         "--config", a.config, "--freeze", "batchnorm", "--train-split", "chips",
                          "--val-split", "heldout")  # fmt: skip
     scores = {}
     tuned = RunFolder(a.out / "event_run").last_checkpoint

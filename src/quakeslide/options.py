@@ -498,10 +498,10 @@ class SuggestOptions(StageOptions):
     labelled: Path | None = Field(
         None, description="areas already labelled (vector file, any CRS): not suggested"
     )
-    strategy: Literal["uncertainty", "random", "mixed"] = Field(
-        "mixed",
-        description="uncertainty (the model's least sure squares, spread out), random, or"
-        " mixed (a quarter drawn at random)",
+    strategy: Literal["random", "uncertainty", "mixed"] = Field(
+        "random",
+        description="random (measured best: docs/NEW_EVENT.md), uncertainty (the model's least"
+        " sure squares, spread out), or mixed (a quarter drawn at random)",
     )
     seed: int = Field(0, description="seed of the random draw")
     threshold: Threshold = 0.5
