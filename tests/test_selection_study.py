@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from quakeslide.cli import app
 from quakeslide.config import TrainConfig
+from quakeslide.data.dataset import TileDataset
 from quakeslide.data.positions import position_from_name
 from quakeslide.device import plan_compute
 from quakeslide.errors import InputError
@@ -57,8 +58,8 @@ def study(pool_dataset, parent, tmp_path_factory):
 
 
 def picks(folder: SelectionStudyFolder, strategy: str, repeat: int, size: int) -> list[list]:
-    lines = folder.picks(strategy, repeat, size).read_text().splitlines()[1:]
-    return [line.split("\t") for line in lines]
+    with open(folder.picks(strategy, repeat, size), newline="") as f:
+        return list(csv.reader(f))[1:]
 
 
 def test_rounds_add_windows_from_the_pool_only(study, pool_dataset):
@@ -80,7 +81,8 @@ def test_rounds_add_windows_from_the_pool_only(study, pool_dataset):
 def test_uncertainty_picks_the_parents_least_sure_windows_spread_out(study, pool_dataset, parent):
     out, _ = study
     stems = [s for s in (pool_dataset / "pool.txt").read_text().split() if s != PADDED]
-    scores = score_windows(parent, pool_dataset, stems, plan_compute("cpu", "32-true"))
+    tiles = TileDataset(pool_dataset, stems)
+    scores = score_windows(parent, tiles, stems, plan_compute("cpu", "32-true"))
     first = picks(SelectionStudyFolder(out), "uncertainty", 0, 2)
     top = max(scores, key=lambda stem: scores[stem].uncertainty)
     assert first[0][0] == top

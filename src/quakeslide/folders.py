@@ -203,7 +203,7 @@ class SelectionStudyFolder:
 
     def picks(self, strategy: str, repeat: int, size: int) -> Path:
         """The windows the round that ends at `size` labelled, with their uncertainty."""
-        return self.root / "picks" / f"{strategy}_r{repeat}_n{size}.tsv"
+        return self.root / "picks" / f"{strategy}_r{repeat}_n{size}.csv"
 
     def is_one(self) -> bool:
         return self.curves_csv.exists()

@@ -12,8 +12,9 @@ on all windows labelled so far and is scored on the held-out tiles.
 
 from __future__ import annotations
 
+import csv
 import json
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,8 @@ def run_selection_study(
         )
     dataset, folder = Path(dataset), SelectionStudyFolder(Path(out))
     [split], _ = study_folds(dataset, config, 2, "auto", folder.root / "folds.csv")
-    windows = _windows(dataset, split.train)
+    pool = TileDataset(dataset, split.train)  # read once: every round scores from it
+    windows = _windows(dataset, pool)
     if o.sizes[-1] > len(windows):
         raise InputError(
             f"{named('sizes')} asks for {o.sizes[-1]} windows, the pool holds {len(windows)}"
@@ -88,7 +90,7 @@ def run_selection_study(
         scorer = Path(config.init)
         for index, size in enumerate(o.sizes):
             step = Round(strategy, repeat, index, size)
-            picked = _picked(folder, step, windows, labelled, scorer, dataset, plan, config.seed)
+            picked = _picked(folder, step, windows, labelled, scorer, pool, plan, config.seed)
             labelled += [stem for stem, _ in picked]
             changes = {"seed": config.seed + repeat, "max_tiles": None}  # every window trains
             run_config = TrainConfig(**(config.model_dump() | changes))
@@ -142,14 +144,13 @@ def _same_study(
         tmp.write_text(json.dumps(settings, indent=1))
 
 
-def _windows(dataset: Path, pool: list[str]) -> dict[str, Square]:
+def _windows(dataset: Path, pool: TileDataset) -> dict[str, Square]:
     """Each pool tile as a square of suggest's grid: its scene and cell, so a pick's
     neighbours can be left out (a tile with no known position has none). Tiles mostly
     nodata (255 in the mask, e.g. padding) are left out, as suggest leaves such squares."""
-    positions = tile_positions(dataset, pool)
-    masks = TileDataset(dataset, pool).masks
+    positions = tile_positions(dataset, pool.stems)
     squares = {}
-    for stem, mask in zip(pool, masks, strict=True):
+    for stem, mask in zip(pool.stems, pool.masks, strict=True):
         if (mask != IGNORE).mean() < MIN_VALID:
             continue
         p = positions.get(stem)
@@ -168,7 +169,7 @@ def _picked(
     windows: dict[str, Square],
     labelled: list[str],
     scorer: Path,
-    dataset: Path,
+    pool: TileDataset,
     plan: ComputePlan,
     seed: int,
 ) -> list[tuple[str, WindowScore]]:
@@ -176,31 +177,25 @@ def _picked(
     when a stopped study resumes, so a rerun trains on the same windows."""
     saved = folder.picks(step.strategy, step.repeat, step.size)
     if saved.exists():
-        lines = [line.split("\t") for line in saved.read_text().splitlines()[1:]]
-        picked = [(stem, WindowScore(float(u), int(p), int(k), int(t)))
-                  for stem, u, p, k, t, _ in lines]  # fmt: skip
+        with open(saved, newline="") as f:
+            picked = [(r["stem"], WindowScore(float(r["uncertainty"]), int(r["prefilled"]),
+                                              int(r["kept"]), int(r["truth"])))
+                      for r in csv.DictReader(f)]  # fmt: skip
         stems = set(labelled) | {stem for stem, _ in picked}
         if len(stems) != step.size or not stems <= set(windows):
             raise InputError(f"{saved}: not the picks of this study's rounds; use a new out folder")
         return picked
     done = set(labelled)
     left = [stem for stem in windows if stem not in done]
-    scores = score_windows(scorer, dataset, left, plan)
+    scores = score_windows(scorer, pool, left, plan)
     by_cell = {(windows[s].scene, windows[s].row, windows[s].col): s for s in left}
     candidates = [replace(windows[s], score=scores[s].uncertainty) for s in left]
     draw_seed = abs((seed * 1000 + step.repeat) * 1000 + step.index)
     chosen = rank(candidates, step.size - len(labelled), step.strategy, draw_seed)
     picked = [(by_cell[(c.scene, c.row, c.col)], c.picked_by) for c in chosen]
     saved.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(saved) as tmp:
-        tmp.write_text(
-            "stem\tuncertainty\tprefilled\tkept\ttruth\tpicked_by\n"
-            + "".join(
-                f"{stem}\t{scores[stem].uncertainty:.6f}\t{scores[stem].prefilled}\t"
-                f"{scores[stem].kept}\t{scores[stem].truth}\t{how}\n"
-                for stem, how in picked
-            )  # fmt: skip
-        )
+    write_csv(saved, [{"stem": stem, **asdict(scores[stem]), "picked_by": how}
+                      for stem, how in picked])  # fmt: skip
     return [(stem, scores[stem]) for stem, _ in picked]
 
 

@@ -33,17 +33,18 @@ class WindowScore:
 
 
 def score_windows(
-    checkpoint: Path, dataset: Path, stems: list[str], plan: ComputePlan
+    checkpoint: Path, tiles: TileDataset, stems: list[str], plan: ComputePlan
 ) -> dict[str, WindowScore]:
-    """Each tile's uncertainty (nodata, 255 in the mask, left out: it says where the image
-    is, not what it holds) and its pre-filled outlines against the true mask."""
+    """Each of the tiles `stems` (of `tiles`) with its uncertainty (nodata, 255 in the mask,
+    left out: it says where the image is, not what it holds) and its pre-filled outlines
+    against the true mask."""
     if not stems:
         return {}
     engine, _ = load_models(checkpoint, plan)
-    tiles = TileDataset(dataset, stems)
+    index = {stem: i for i, stem in enumerate(tiles.stems)}
     scores = {}
     for start in range(0, len(stems), BATCH):
-        batch = range(start, min(start + BATCH, len(stems)))
+        batch = [index[stem] for stem in stems[start : start + BATCH]]
         probability = engine.predict(np.stack([tiles.images[i] for i in batch]))
         for i, prob in zip(batch, probability, strict=True):
             valid = tiles.masks[i] != IGNORE
@@ -51,7 +52,7 @@ def score_windows(
             outlines = match_objects(_without_specks(prob >= THRESHOLD), tiles.masks[i]).summary()
             counts = outlines["by_class"]["all"]
             kept = counts["predicted"] - counts["false_alarms"]
-            scores[stems[i]] = WindowScore(bits, counts["predicted"], kept, counts["truth"])
+            scores[tiles.stems[i]] = WindowScore(bits, counts["predicted"], kept, counts["truth"])
     return scores
 
 
