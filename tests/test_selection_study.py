@@ -137,9 +137,29 @@ def test_the_target_is_half_the_windows_random_needs(uncertainty, reached, met):
               zip(sizes, (0.5, 0.55, 0.58, 0.60), strict=True)]  # fmt: skip
     curves += [{"strategy": "uncertainty", "size": n, "f1_mean": f}
                for n, f in zip(sizes, uncertainty, strict=True)]  # fmt: skip
+    curves += [{"strategy": "disagreement", "size": n, "f1_mean": 0.7} for n in sizes]
     verdict = target_check(curves, sizes)
-    assert verdict["uncertainty_windows_to_reach"] == reached and verdict["met"] is met
+    assert verdict["windows_to_reach"] == {"uncertainty": reached, "disagreement": 5}
+    assert verdict["met"] == {"uncertainty": met, "disagreement": True}
     assert verdict["random_f1"] == 0.60
+
+
+def test_disagreement_picks_where_the_parents_views_disagree(study, pool_dataset, parent, tmp_path):
+    out = tmp_path / "copy"  # the same study, one more strategy: the rounds run are reused
+    shutil.copytree(study[0], out)
+    options = SelectionStudyOptions(strategies="disagreement,random", sizes="2,4", repeats=1)
+    summary = run_selection_study(pool_dataset, out, config(parent), options)
+    assert summary.runs == 4 and set(summary.target["windows_to_reach"]) == {"disagreement"}
+    stems = [s for s in (pool_dataset / "pool.txt").read_text().split() if s != PADDED]
+    tiles = TileDataset(pool_dataset, stems)
+    plan = plan_compute("cpu", "32-true")
+    scores = score_windows(parent, tiles, stems, plan, "disagreement")
+    entropy = score_windows(parent, tiles, stems, plan)
+    assert scores != entropy and all(s.uncertainty >= 0 for s in scores.values())
+    first = picks(SelectionStudyFolder(out), "disagreement", 0, 2)
+    top = max(scores, key=lambda stem: scores[stem].uncertainty)
+    assert first[0][0] == top and all(p[-1] == "disagreement" for p in first)
+    assert float(first[0][1]) == pytest.approx(scores[top].uncertainty, abs=1e-5)
 
 
 def test_a_changed_study_is_refused_in_the_same_folder(study, pool_dataset, parent):

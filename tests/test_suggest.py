@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from quakeslide.cli import app
 from quakeslide.errors import InputError
 from quakeslide.inference.engines import Engine
-from quakeslide.inference.suggest import binary_entropy, suggest_with
+from quakeslide.inference.suggest import suggest_with
 from quakeslide.io.labelme import read_labelme
 from quakeslide.options import SuggestOptions
 from quakeslide.synthetic import SceneSpec, make_scene
@@ -60,9 +60,26 @@ def test_the_least_sure_squares_come_first_spread_out(scene, tmp_path):
         "suggestions", "layer_styles"]  # fmt: skip
 
 
-def test_uncertainty_is_higher_where_the_model_is_unsure():
-    assert binary_entropy(np.array([0.5]))[0] == pytest.approx(1.0)
-    assert binary_entropy(np.array([0.0, 1.0])).max() < 1e-4
+def test_disagreement_ranks_where_the_views_disagree(scene, tmp_path):
+    """A model that sees landslides only on the left of each window: its views disagree
+    wherever there is bright soil, and nowhere on dark ground."""
+
+    def left_half_only(batch: np.ndarray) -> np.ndarray:
+        probability = bright_soil(batch)
+        probability[..., batch.shape[-1] // 2 :] = 0.0
+        return probability
+
+    engine = Engine(left_half_only, 3)
+    chosen = suggest_with(engine, 0.5, [scene.image_path], tmp_path, SuggestOptions(
+        n=4, size=128, strategy="disagreement"))  # fmt: skip
+    assert [s.picked_by for s in chosen] == ["disagreement"] * 4
+    scores = [s.score for s in chosen]
+    assert scores == sorted(scores, reverse=True) and scores[0] > 0.05
+    meta, _, _, fields = pyogrio.raw.read(tmp_path / "suggestions.gpkg", layer="suggestions")
+    values = dict(zip(meta["fields"], fields, strict=True))
+    assert values["uncertainty"] == pytest.approx(scores)
+    invariant = run(scene, tmp_path / "invariant", n=4, size=128, strategy="disagreement")
+    assert max(s.score for s in invariant) < 1e-6  # bright_soil reads no orientation
 
 
 def test_mixed_draws_a_quarter_at_random_and_random_draws_all(scene, tmp_path):

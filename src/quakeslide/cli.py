@@ -243,7 +243,7 @@ def suggest(
     for rank, square in enumerate(chosen, start=1):
         w = square.window
         typer.echo(f"{rank:3d}  {square.scene.name}  col {int(w.col_off)} row {int(w.row_off)}"
-                   f"  entropy {square.score:.3f}  ({square.picked_by})")  # fmt: skip
+                   f"  uncertainty {square.score:.3f} bits  ({square.picked_by})")  # fmt: skip
     typer.echo(f"{out}/suggestions.gpkg, {out}/chips/")
 
 

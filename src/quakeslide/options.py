@@ -399,11 +399,11 @@ class SelectionStudyOptions(StageOptions):
 
     what: ClassVar[str] = "selection study options"
     strategies: Annotated[
-        list[Literal["uncertainty", "random", "mixed"]],
+        list[Literal["uncertainty", "disagreement", "random", "mixed"]],
         BeforeValidator(_comma_separated_list),
         Field(
             min_length=1,
-            description="comma separated: uncertainty, random, mixed (as suggest's)",
+            description="comma separated: uncertainty, disagreement, random, mixed (as suggest's)",
             json_schema_extra=TEXT_ON_COMMAND_LINE,
         ),
     ] = ["uncertainty", "random"]
@@ -498,10 +498,12 @@ class SuggestOptions(StageOptions):
     labelled: Path | None = Field(
         None, description="areas already labelled (vector file, any CRS): not suggested"
     )
-    strategy: Literal["random", "uncertainty", "mixed"] = Field(
+    strategy: Literal["random", "uncertainty", "disagreement", "mixed"] = Field(
         "random",
-        description="random (measured best: docs/NEW_EVENT.md), uncertainty (the model's least"
-        " sure squares, spread out), or mixed (a quarter drawn at random)",
+        description="random (measured best: docs/NEW_EVENT.md), uncertainty (the squares of"
+        " highest entropy, spread out), disagreement (where the eight mirrored / rotated views"
+        " disagree most, spread out; 8x the inference), or mixed (uncertainty, a quarter drawn"
+        " at random)",
     )
     seed: int = Field(0, description="seed of the random draw")
     threshold: Threshold = 0.5

@@ -2,15 +2,17 @@
 
 The scenes are cut into a grid of `size` px squares (candidates never overlap). One pass
 predicts each scene as `predict` does, in bands of rows (memory flat in the scene's size),
-and adds each square's mean binary entropy of the probability over its valid pixels: a
-square the model is unsure of scores high. Squares mostly nodata, or touching an area
-already labelled, are left out. The ranking takes the most uncertain square, then leaves
-out its eight neighbours (the suggestions spread over the scene), and so on; with `mixed`
-a share of the suggestions is drawn at random from the squares left (so what is labelled
-is not only what the model finds hard, and scores stay unbiased); `random` draws them all.
-`random` is the default: on Bijie from a Jiuzhaigou parent, windows drawn at random taught
-a fine-tune more than the most uncertain ones, and more than `mixed`, at every number of
-windows from 5 to 20 (`selection-study`, docs/experiments/new-event-suggest.md).
+and adds up each square's uncertainty over its valid pixels: the binary entropy of the
+probability, or with `disagreement` how much the window's eight mirrored / rotated views
+disagree (8x the inference; see :mod:`quakeslide.inference.uncertainty`). Squares mostly
+nodata, or touching an area already labelled, are left out. The ranking takes the most
+uncertain square, then leaves out its eight neighbours (the suggestions spread over the
+scene), and so on; with `mixed` a share of the suggestions is drawn at random from the
+squares left (so what is labelled is not only what the model finds hard, and scores stay
+unbiased); `random` draws them all. `random` is the default: on Bijie from a Jiuzhaigou
+parent, windows drawn at random taught a fine-tune more than the most uncertain ones by
+either measure, and more than `mixed`, at every number of windows from 5 to 20
+(`selection-study`, docs/experiments/new-event-suggest.md).
 
 Each suggestion gets an image chip and a Labelme file pre-filled with the model's polygons
 (predicted with a margin of context around the chip), simplified to about a vertex per
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +42,7 @@ from quakeslide.folders import SuggestionFolder
 from quakeslide.inference.engines import Engine
 from quakeslide.inference.scenes import choose_engine
 from quakeslide.inference.sliding import predict_rows
+from quakeslide.inference.uncertainty import measure_for, pixel_uncertainty
 from quakeslide.io.labelme import write_labelme
 from quakeslide.io.labels import read_vector_labels
 from quakeslide.io.raster import (
@@ -65,8 +69,8 @@ class Square:
     col: int
     window: Window
     box: shapely.Geometry  # the window in the scene's CRS
-    score: float  # mean binary entropy (bits) of the probability over valid pixels
-    picked_by: str = ""  # "uncertainty" or "random"
+    score: float  # mean uncertainty (bits) over valid pixels: entropy, or view disagreement
+    picked_by: str = ""  # "uncertainty", "disagreement" or "random"
 
 
 @with_bounded_gdal_cache
@@ -107,7 +111,8 @@ def suggest_with(
 
 
 def _scored_squares(engine: Engine, scene: Path, o: SuggestOptions) -> list[Square]:
-    """Every square of one scene with its uncertainty; those to leave out left out."""
+    """Every square of one scene with its uncertainty (the strategy's measure, streamed
+    through predict's bands and blended where windows overlap); those to leave out left out."""
     with open_scene_reader(scene, o.bands) as reader:
         if len(reader.bands) != engine.bands:
             raise InputError(
@@ -116,15 +121,16 @@ def _scored_squares(engine: Engine, scene: Path, o: SuggestOptions) -> list[Squa
             )
         cache_mb = band_pass_cache_mb(reader.rows_bytes(o.tile), reader.width, outputs=0)
         grid_rows, grid_cols = -(-reader.height // o.size), -(-reader.width // o.size)
-        entropy = np.zeros((grid_rows, grid_cols))
+        bits_sum = np.zeros((grid_rows, grid_cols))
         valid = np.zeros((grid_rows, grid_cols))
-        bands = predict_rows(reader.read, reader.height, reader.width, engine.predict,
+        uncertainty = partial(pixel_uncertainty, engine, measure_for(o.strategy))
+        bands = predict_rows(reader.read, reader.height, reader.width, uncertainty,
                              o.tile, o.tile // 4, o.batch_size)  # fmt: skip
         for band in _bands_in(bands, cache_mb):
-            bits = np.where(band.valid, binary_entropy(band.probability), 0.0)
+            bits = np.where(band.valid, band.probability, 0.0)  # the blended uncertainty
             cell_rows = (band.row + np.arange(bits.shape[0])) // o.size
             per_column = _sum_by(bits, cell_rows, grid_rows, axis=0)
-            entropy += _sum_by(per_column, np.arange(reader.width) // o.size, grid_cols, axis=1)
+            bits_sum += _sum_by(per_column, np.arange(reader.width) // o.size, grid_cols, axis=1)
             counts = _sum_by(band.valid.astype(np.float64), cell_rows, grid_rows, axis=0)
             valid += _sum_by(counts, np.arange(reader.width) // o.size, grid_cols, axis=1)
         squares = []
@@ -135,7 +141,7 @@ def _scored_squares(engine: Engine, scene: Path, o: SuggestOptions) -> list[Squa
                 if valid[r, c] < MIN_VALID * o.size * o.size:
                     continue
                 box = shapely.box(*window_bounds(window, reader.transform))
-                score = float(entropy[r, c] / valid[r, c])
+                score = float(bits_sum[r, c] / valid[r, c])
                 squares.append(Square(scene, r, c, window, box, score))
         return _unlabelled(squares, reader, o.labelled) if o.labelled else squares
 
@@ -145,12 +151,6 @@ def _bands_in(bands, cache_mb: int):
     its default, 5 % of RAM, grows with the scene (measured: +330 MB at 8192 px)."""
     with rasterio.Env(GDAL_CACHEMAX=cache_mb):
         yield from bands
-
-
-def binary_entropy(probability: np.ndarray) -> np.ndarray:
-    """Bits of uncertainty of each pixel: 1 at probability 0.5, 0 at 0 or 1."""
-    p = np.clip(probability.astype(np.float64), 1e-6, 1 - 1e-6)
-    return -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
 
 
 def _sum_by(values: np.ndarray, groups: np.ndarray, count: int, axis: int) -> np.ndarray:
@@ -174,10 +174,12 @@ def _unlabelled(squares: list[Square], reader: SceneReader, labelled: Path) -> l
 
 
 def rank(candidates: list[Square], n: int, strategy: str, seed: int) -> list[Square]:
-    """`n` squares: by uncertainty with their neighbours left out, a random share, or all
+    """`n` squares: by their score with their neighbours left out, a random share, or all
     at random; fewer where fewer are left."""
     rng = np.random.default_rng(seed)
-    n_random = {"uncertainty": 0, "random": n, "mixed": round(RANDOM_SHARE * n)}[strategy]
+    n_random = {"uncertainty": 0, "disagreement": 0, "random": n,
+                "mixed": round(RANDOM_SHARE * n)}[strategy]  # fmt: skip
+    ranked_by = "disagreement" if strategy == "disagreement" else "uncertainty"
     left = sorted(candidates, key=lambda s: -s.score)
     blocked: set[tuple[Path, int, int]] = set()
     chosen: list[Square] = []
@@ -186,7 +188,7 @@ def rank(candidates: list[Square], n: int, strategy: str, seed: int) -> list[Squ
             break
         if (square.scene, square.row, square.col) in blocked:
             continue
-        chosen.append(replace(square, picked_by="uncertainty"))
+        chosen.append(replace(square, picked_by=ranked_by))
         blocked |= {(square.scene, square.row + dr, square.col + dc)
                     for dr in (-1, 0, 1) for dc in (-1, 0, 1)}  # fmt: skip
     taken = {(s.scene, s.row, s.col) for s in chosen}
@@ -244,7 +246,7 @@ def _write_squares(path: Path, squares: list[Square], crs: CRS | None) -> None:
              np.array([s.scene.name for s in squares], dtype=object),
              np.array([int(s.window.col_off) for s in squares], dtype=np.int32),
              np.array([int(s.window.row_off) for s in squares], dtype=np.int32)],
-            ["rank", "entropy", "picked_by", "scene", "col", "row"], layer="suggestions",
+            ["rank", "uncertainty", "picked_by", "scene", "col", "row"], layer="suggestions",
             driver="GPKG", geometry_type="Polygon", crs=crs.to_wkt() if crs else None,
             dataset_options=GPKG_OPTIONS,
         )  # fmt: skip

@@ -33,7 +33,7 @@ MAX_DRAWN = 5000  # landslides drawn and listed; the rest are counted in a note
 PREDICTION_COLUMNS = [("area_m2", "area (m2)", 0), ("perimeter_m", "perimeter (m)", 0),
                       ("mean_prob", "mean probability", 3)]  # fmt: skip
 INVENTORY_COLUMNS = [("area_m2", "area (m2)", 0), ("volume_m3", "volume (m3)", 0)]
-SUGGESTION_COLUMNS = [("rank", "rank", 0), ("entropy", "uncertainty (bits)", 3)]
+SUGGESTION_COLUMNS = [("rank", "rank", 0), ("uncertainty", "uncertainty (bits)", 3)]
 
 
 def scene_map(outputs: PredictionOutputs, name: str, max_drawn: int = MAX_DRAWN) -> SceneMap:
@@ -95,7 +95,7 @@ def suggestion_map(folder: SuggestionFolder) -> SceneMap:
     features = [
         {"type": "Feature", "geometry": json.loads(shapely.to_geojson(square)),
          "properties": {"id": int(rank), "rank": int(rank),
-                        "entropy": _plain(values["entropy"][i])}}
+                        "uncertainty": _plain(values["uncertainty"][i])}}
         for i, (square, rank) in enumerate(zip(squares, values["rank"], strict=True))
     ]  # fmt: skip
     chips = [(int(rank), folder.chip(int(rank)), square)

@@ -14,7 +14,7 @@ from quakeslide.data.dataset import TileDataset
 from quakeslide.device import ComputePlan
 from quakeslide.evaluation.objects import FOUR_CONNECTED, match_objects
 from quakeslide.inference.ensemble import load_models
-from quakeslide.inference.suggest import binary_entropy
+from quakeslide.inference.uncertainty import Measure, binary_entropy, view_disagreement
 from quakeslide.options import SuggestOptions
 
 BATCH = 8  # tiles scored at once
@@ -26,18 +26,22 @@ THRESHOLD = 0.5  # the outlines at the threshold the held-out tiles are scored a
 class WindowScore:
     """How unsure the model is of a window, and what its pre-filled outlines are worth."""
 
-    uncertainty: float  # mean binary entropy (bits) over the valid pixels
+    uncertainty: float  # mean bits over the valid pixels: entropy or view disagreement
     prefilled: int  # predicted regions of at least MIN_PREFILLED px (suggest's chip outlines)
     kept: int  # of them, those a mapper would keep: IoU >= 0.5 with a true landslide
     truth: int  # true landslides in the window
 
 
 def score_windows(
-    checkpoint: Path, tiles: TileDataset, stems: list[str], plan: ComputePlan
+    checkpoint: Path,
+    tiles: TileDataset,
+    stems: list[str],
+    plan: ComputePlan,
+    measure: Measure = "entropy",
 ) -> dict[str, WindowScore]:
-    """Each of the tiles `stems` (of `tiles`) with its uncertainty (nodata, 255 in the mask,
-    left out: it says where the image is, not what it holds) and its pre-filled outlines
-    against the true mask."""
+    """Each of the tiles `stems` (of `tiles`) with its uncertainty by `measure` (nodata, 255
+    in the mask, left out: it says where the image is, not what it holds) and its pre-filled
+    outlines (the plain prediction, as suggest's chips) against the true mask."""
     if not stems:
         return {}
     engine, _ = load_models(checkpoint, plan)
@@ -45,10 +49,16 @@ def score_windows(
     scores = {}
     for start in range(0, len(stems), BATCH):
         batch = [index[stem] for stem in stems[start : start + BATCH]]
-        probability = engine.predict(np.stack([tiles.images[i] for i in batch]))
-        for i, prob in zip(batch, probability, strict=True):
+        images = np.stack([tiles.images[i] for i in batch])
+        probability = engine.predict(images)
+        uncertain = (
+            view_disagreement(engine, images)
+            if measure == "disagreement"
+            else binary_entropy(probability)
+        )
+        for i, prob, pixel_bits in zip(batch, probability, uncertain, strict=True):
             valid = tiles.masks[i] != IGNORE
-            bits = float(binary_entropy(prob)[valid].mean()) if valid.any() else 0.0
+            bits = float(pixel_bits[valid].mean()) if valid.any() else 0.0
             outlines = match_objects(_without_specks(prob >= THRESHOLD), tiles.masks[i]).summary()
             counts = outlines["by_class"]["all"]
             kept = counts["predicted"] - counts["false_alarms"]
