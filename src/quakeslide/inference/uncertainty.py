@@ -45,8 +45,11 @@ def view_disagreement(engine: Engine, batch: np.ndarray) -> np.ndarray:
     return np.maximum(gain, 0.0)  # >= 0 in exact arithmetic; rounding can dip below
 
 
-def pixel_uncertainty(engine: Engine, measure: Measure, batch: np.ndarray) -> np.ndarray:
-    """(N, C, H, W) windows -> (N, H, W) bits of `measure`."""
+def pixel_uncertainty(
+    engine: Engine, measure: Measure, batch: np.ndarray, probability: np.ndarray | None = None
+) -> np.ndarray:
+    """(N, C, H, W) windows -> (N, H, W) bits of `measure`; `probability`: the engine's
+    prediction of `batch` where the caller has it (entropy then needs no other pass)."""
     if measure == "disagreement":
         return view_disagreement(engine, batch)
-    return binary_entropy(engine.predict(batch))
+    return binary_entropy(engine.predict(batch) if probability is None else probability)

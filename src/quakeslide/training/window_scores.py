@@ -14,7 +14,7 @@ from quakeslide.data.dataset import TileDataset
 from quakeslide.device import ComputePlan
 from quakeslide.evaluation.objects import FOUR_CONNECTED, match_objects
 from quakeslide.inference.ensemble import load_models
-from quakeslide.inference.uncertainty import Measure, binary_entropy, view_disagreement
+from quakeslide.inference.uncertainty import Measure, pixel_uncertainty
 from quakeslide.options import SuggestOptions
 
 BATCH = 8  # tiles scored at once
@@ -51,11 +51,7 @@ def score_windows(
         batch = [index[stem] for stem in stems[start : start + BATCH]]
         images = np.stack([tiles.images[i] for i in batch])
         probability = engine.predict(images)
-        uncertain = (
-            view_disagreement(engine, images)
-            if measure == "disagreement"
-            else binary_entropy(probability)
-        )
+        uncertain = pixel_uncertainty(engine, measure, images, probability)
         for i, prob, pixel_bits in zip(batch, probability, uncertain, strict=True):
             valid = tiles.masks[i] != IGNORE
             bits = float(pixel_bits[valid].mean()) if valid.any() else 0.0
