@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from quakeslide.bench import measure
 from quakeslide.bench.paths import FP32, SpeedPath, fast_path
-from quakeslide.bench.run import avx2_flags
+from quakeslide.bench.run import arithmetic, avx2_flags
 from quakeslide.cli import app
 from quakeslide.device import ComputePlan
 from quakeslide.inference.engines import torch_engine
@@ -34,6 +34,19 @@ def test_fast_path_trains_as_train_does():
     # depthwise-conv encoders train in NHWC in fp32 too, as `train` runs them
     assert fast_path("cpu", AVX2_ONLY).for_training("lite0-linknet").channels_last
     assert not FP32.for_training("lite0-linknet").channels_last
+
+
+def test_fast_path_trains_lite0_linknet_in_fp32_on_a_bf16_cpu():
+    """As `train`: its steps run slower under CPU bf16 autocast; lite0-unet's do not."""
+    lite = fast_path("cpu", ZEN5).for_training("lite0-linknet")
+    assert lite.autocast is None and lite.precision == "fp32" and lite.channels_last
+    assert fast_path("cpu", ZEN5).for_training("lite0-unet").autocast is torch.bfloat16
+    assert fast_path("cpu", ZEN5).autocast is torch.bfloat16  # its inference keeps bf16
+    assert fast_path("cuda").for_training("lite0-linknet").autocast is not None
+    entry = {"precision": "bf16", "train_precision": "fp32", "channels_last": True,
+             "train_channels_last": True, "compile": False, "fold_batchnorm": True}  # fmt: skip
+    label = arithmetic(entry)
+    assert label == "bf16 (inference) + fp32 (training) + channels_last + BN folded (inference)"
 
 
 def test_speed_paths_travel_to_the_child_jobs_unchanged():

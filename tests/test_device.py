@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from quakeslide import device
-from quakeslide.device import ComputePlan, cpu_has_native_bf16, plan_compute
+from quakeslide.device import ComputePlan, cpu_has_native_bf16, plan_compute, plan_training
 
 AVX2_ONLY = frozenset({"avx", "avx2", "fma", "sse4_2"})
 ZEN5 = AVX2_ONLY | {"avx512f", "avx512_bf16"}
@@ -24,6 +24,23 @@ def test_cpu_precision_follows_the_cpu(monkeypatch, flags, expected):
     monkeypatch.setattr(device, "cpu_flags", lambda: flags)
     plan = plan_compute()
     assert (plan.device, plan.precision, plan.accelerator) == ("cpu", expected, "cpu")
+
+
+def test_auto_trains_in_fp32_a_model_slower_under_cpu_bf16(monkeypatch):
+    """`auto` on a bf16 CPU: fp32 for a model whose steps run slower under bf16 there; a
+    GPU, an explicit precision and the other models are as `plan_compute` gives them."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(device, "cpu_flags", lambda: SAPPHIRE_RAPIDS)
+    slower = plan_training("auto", "auto", cpu_training_autocast=False)
+    assert (slower.precision, slower.autocast_dtype) == ("32-true", None)
+    assert "fp32" in slower.reason
+    assert plan_training("auto", "auto", cpu_training_autocast=True).precision == "bf16-mixed"
+    assert plan_training("cpu", "bf16-mixed", cpu_training_autocast=False).precision == (
+        "bf16-mixed"
+    )
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert plan_training("auto", "auto", cpu_training_autocast=False).precision == "bf16-mixed"
 
 
 @pytest.mark.parametrize("bf16,expected", [(True, "bf16-mixed"), (False, "16-mixed")])

@@ -13,6 +13,7 @@ import torch
 from rasters import write_geotiff
 from typer.testing import CliRunner
 
+from quakeslide import device
 from quakeslide.cli import app
 from quakeslide.config import TrainConfig
 from quakeslide.errors import InputError
@@ -111,6 +112,16 @@ def test_encoder_weights_none_starts_at_random(dataset, tmp_path):
     assert "encoder_weights" not in meta
     assert meta["mean"] != pytest.approx(IMAGENET_LITE_MEAN, abs=1e-3)  # the tiles' own
     assert result.summary.encoder_weights == "none"
+
+
+def test_auto_trains_lite0_linknet_in_fp32_on_a_bf16_cpu(dataset, tmp_path, monkeypatch):
+    """Its training steps run slower under CPU bf16 autocast (`cpu_training_autocast`)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(device, "cpu_flags", lambda: frozenset({"avx512f", "amx_bf16"}))
+    settings = {"model": "lite0-linknet", "encoder_weights": "none", "precision": "auto"}
+    result = train(dataset, tmp_path / "auto", TrainConfig(**(TINY | settings)))
+    assert result.summary.precision == "32-true"
+    assert "fp32" in result.summary.precision_reason
 
 
 def test_a_checkpoint_loads_without_the_weights_package(imagenet_run, monkeypatch):

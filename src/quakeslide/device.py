@@ -92,6 +92,17 @@ def plan_compute(device: str = "auto", precision: str = "auto") -> ComputePlan:
     return fastest_plan(resolved)
 
 
+def plan_training(device: str, precision: str, cpu_training_autocast: bool) -> ComputePlan:
+    """The plan `train` runs a model on: `plan_compute`'s, except that `auto` stays in fp32
+    on a CPU for a model whose training steps run slower under bf16 autocast there
+    (`SegmentationNet.cpu_training_autocast`)."""
+    plan = plan_compute(device, precision)
+    on_cpu_bf16 = plan.device == "cpu" and plan.autocast_dtype is not None
+    if precision == "auto" and on_cpu_bf16 and not cpu_training_autocast:
+        return ComputePlan("cpu", "32-true", "this model trains faster in fp32 on a CPU")
+    return plan
+
+
 def fastest_plan(device: str, flags: frozenset[str] | None = None) -> ComputePlan:
     """The plan 'auto' gets on `device` ("cpu" or "cuda"), from the CPU `flags` given
     (default: this machine's); the benchmark's fast path is this same plan."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from quakeslide.device import fastest_plan
+from quakeslide.device import ComputePlan, fastest_plan
 from quakeslide.models import MODELS
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -32,6 +32,9 @@ class SpeedPath:
     train_channels_last: bool = False
     # training layout of a model that prefers NHWC in fp32 on a CPU (`for_training`)
     preferring_train_channels_last: bool = False
+    # bf16 autocast that `auto` chose on a CPU: a model that trains slower under it there
+    # trains in fp32 (`device.plan_training`)
+    cpu_autocast: bool = False
 
     @property
     def precision(self) -> str:
@@ -39,8 +42,12 @@ class SpeedPath:
         return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.autocast, "fp32")
 
     def for_training(self, model: str) -> SpeedPath:
-        """This path as `train` runs `model` on it (its memory layout)."""
-        prefers = MODELS[model].cls.fp32_cpu_channels_last
+        """This path as `train` runs `model` on it (its arithmetic and memory layout)."""
+        cls = MODELS[model].cls
+        prefers = cls.fp32_cpu_channels_last
+        if self.cpu_autocast and not cls.cpu_training_autocast:
+            nhwc = ComputePlan("cpu", "32-true", "").train_channels_last_for(prefers)
+            return dataclasses.replace(self, autocast=None, channels_last=nhwc)
         nhwc = self.preferring_train_channels_last if prefers else self.train_channels_last
         return dataclasses.replace(self, channels_last=nhwc)
 
@@ -82,4 +89,5 @@ def fast_path(device: str, flags: frozenset[str] | None = None, compile: bool = 
         fold_batchnorm=True,
         train_channels_last=plan.train_channels_last,
         preferring_train_channels_last=plan.train_channels_last_for(True),
+        cpu_autocast=plan.device == "cpu" and plan.autocast_dtype is not None,
     )

@@ -75,16 +75,21 @@ def run_bench(
             continue
         flops = model_gflop_per_image(model, size)
         peak = report["peak_gflops"][path.precision]
+        training = path.for_training(model)
+        train_peak = report["peak_gflops"][training.precision]
         report["models"].setdefault(model, {"gflop_per_image": round(flops, 2)})[path.name] = {
             "precision": path.precision,
+            "train_precision": training.precision,
             "channels_last": path.channels_last,
-            "train_channels_last": path.for_training(model).channels_last,
+            "train_channels_last": training.channels_last,
             "compile": path.compile,
             "fold_batchnorm": path.fold_batchnorm,
             "infer_img_s": round(result["infer_img_s"], 2),
             "train_img_s": round(result["train_img_s"], 2),
             "infer_peak_frac": round(result["infer_img_s"] * flops / peak, 3),
-            "train_peak_frac": round(result["train_img_s"] * flops * TRAIN_FLOPS_FACTOR / peak, 3),
+            "train_peak_frac": round(
+                result["train_img_s"] * flops * TRAIN_FLOPS_FACTOR / train_peak, 3
+            ),
             "peak_rss_mb": round(result["peak_rss_mb"]),
         }
     for entry in report["models"].values():
@@ -159,7 +164,10 @@ def markdown_table(report: dict) -> str:
 
 def arithmetic(entry: dict) -> str:
     """What a path of the report does, e.g. "bf16 + channels_last + BN folded (inference)"."""
+    trains_in = entry.get("train_precision", entry["precision"])
     parts = [entry["precision"]]
+    if trains_in != entry["precision"]:
+        parts = [f"{entry['precision']} (inference)", f"{trains_in} (training)"]
     if entry["channels_last"]:
         both = entry.get("train_channels_last", True)
         parts.append("channels_last" if both else "channels_last (inference)")

@@ -20,6 +20,9 @@ class SegmentationNet(nn.Module):
     # 1.34x for lite0-linknet, 2 AVX2 cores), not for the paper's nets (LinkNet 1.02x, U-Net
     # 0.87x), which train in NHWC only on a GPU or under bf16 (`ComputePlan`)
     fp32_cpu_channels_last: bool = False
+    # bf16 autocast for training steps where `auto` picks it on a CPU; a model whose steps
+    # run slower under it there trains in fp32 instead (`device.plan_training`)
+    cpu_training_autocast: bool = True
 
     def encoder_modules(self) -> list[nn.Module]:
         """The encoder (down-sampling path), for fine-tuning with it frozen; [] if none."""

@@ -22,7 +22,7 @@ from quakeslide.device import (
     ComputePlan,
     configure_cpu_threads,
     is_launch_rank_zero,
-    plan_compute,
+    plan_training,
 )
 from quakeslide.errors import InputError, first_line
 from quakeslide.folders import RunFolder, dataset_folders
@@ -148,12 +148,13 @@ def train(
     refuse_output_over_input(out, dataset, within=dataset_folders(dataset))
     run = RunFolder(out)
     split = choose_split(dataset, config, split)
-    plan = plan_compute(config.device, config.precision)
     parent = None
     if config.init is not None:
         asked = config.model if "model" in config.model_fields_set else None
         parent = load_parent(Path(config.init), asked)
         config = config.model_copy(update={"model": parent.meta["model"]})
+    autocast = MODELS[config.model].cls.cpu_training_autocast
+    plan = plan_training(config.device, config.precision, autocast)
     train_set, val_set = _tile_sets(dataset, split, config)
     if parent is not None:
         check_bands(parent, bands=train_set.images[0].shape[0])
