@@ -501,9 +501,9 @@ class SuggestOptions(StageOptions):
     strategy: Literal["random", "uncertainty", "disagreement", "mixed"] = Field(
         "random",
         description="random (measured best: docs/NEW_EVENT.md), uncertainty (the squares of"
-        " highest entropy, spread out), disagreement (where the eight mirrored / rotated views"
-        " disagree most, spread out; 8x the inference), or mixed (uncertainty, a quarter drawn"
-        " at random)",
+        " highest entropy, spread out), disagreement (where the eight mirrored / rotated views,"
+        " and an ensemble's members, disagree most, spread out; 8x the inference), or mixed"
+        " (uncertainty, a quarter drawn at random)",
     )
     seed: int = Field(0, description="seed of the random draw")
     threshold: Threshold = 0.5

@@ -4,11 +4,12 @@ windows by).
 `entropy`: the binary entropy of the probability; high wherever the model says about 0.5,
 whether because the ground is ambiguous or because the model has not learnt it.
 `disagreement`: the mutual information between the prediction and the view of the window
-(its eight mirrored / rotated views, as `--tta d4`): the entropy of the mean probability
-less the mean of the views' entropies. It is high only where the views disagree, that is
-where the model's answer depends on how the window is turned, not where every view says
-0.5: the share of the uncertainty that more labels can remove (BALD, Houlsby et al. 2011,
-with views in place of weight samples).
+(its eight mirrored / rotated views, as `--tta d4`), and the member that made it where the
+model is an ensemble: the entropy of the mean probability less the mean of the
+predictions' entropies. It is high only where the predictions disagree, that is where the
+answer depends on how the window is turned or which member is asked, not where every one
+says 0.5: the share of the uncertainty that more labels can remove (BALD, Houlsby et al.
+2011, with views and members in place of weight samples).
 """
 
 from __future__ import annotations
@@ -34,14 +35,16 @@ def measure_for(strategy: str) -> Measure:
     return "disagreement" if strategy == "disagreement" else "entropy"
 
 
-def view_disagreement(engine: Engine, batch: np.ndarray) -> np.ndarray:
-    """(N, C, H, W) windows -> (N, H, W) bits: mutual information between the
-    probability and the D4 view (0 where all views agree)."""
-    views = TTA_VIEWS["d4"]
-    probabilities = np.stack(
-        [view.undo(engine.predict(np.ascontiguousarray(view.apply(batch)))) for view in views]
-    )
-    gain = binary_entropy(probabilities.mean(axis=0)) - binary_entropy(probabilities).mean(axis=0)
+def disagreement(engine: Engine, batch: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) windows -> (N, H, W) bits: mutual information between the probability
+    and the D4 view, and the ensemble member (0 where all predictions agree)."""
+    predictions = [
+        view.undo(model.predict(np.ascontiguousarray(view.apply(batch))))
+        for model in engine.members or (engine,)
+        for view in TTA_VIEWS["d4"]
+    ]
+    mean_entropy = sum(binary_entropy(p) for p in predictions) / len(predictions)
+    gain = binary_entropy(sum(predictions) / len(predictions)) - mean_entropy
     return np.maximum(gain, 0.0)  # >= 0 in exact arithmetic; rounding can dip below
 
 
@@ -51,5 +54,5 @@ def pixel_uncertainty(
     """(N, C, H, W) windows -> (N, H, W) bits of `measure`; `probability`: the engine's
     prediction of `batch` where the caller has it (entropy then needs no other pass)."""
     if measure == "disagreement":
-        return view_disagreement(engine, batch)
+        return disagreement(engine, batch)
     return binary_entropy(engine.predict(batch) if probability is None else probability)
