@@ -5,8 +5,8 @@ predicts each scene as `predict` does, in bands of rows (memory flat in the scen
 and adds up each square's uncertainty over its valid pixels: the binary entropy of the
 probability, or with `disagreement` how much the window's eight mirrored / rotated views
 disagree, and the members where MODEL is an ensemble (8x the inference; see
-:mod:`quakeslide.inference.uncertainty`). Squares mostly
-nodata, or touching an area already labelled, are left out. The ranking takes the most
+:mod:`quakeslide.inference.uncertainty`). Squares mostly nodata, or touching an area
+already labelled, are left out. The ranking takes the most
 uncertain square, then leaves out its eight neighbours (the suggestions spread over the
 scene), and so on; with `mixed` a share of the suggestions is drawn at random from the
 squares left (so what is labelled is not only what the model finds hard, and scores stay
