@@ -4,6 +4,7 @@ fine-tune from the parent scored on held-out tiles; resumable, with curves and a
 import csv
 import json
 import shutil
+from typing import get_args
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from quakeslide.device import plan_compute
 from quakeslide.errors import InputError
 from quakeslide.folders import SelectionStudyFolder
 from quakeslide.options import SelectionStudyOptions
+from quakeslide.reporting.study_figures import SELECTION_STYLES
 from quakeslide.training.selection_study import run_selection_study, target_check
 from quakeslide.training.window_scores import score_windows
 
@@ -124,6 +126,13 @@ def test_curves_table_figure_and_verdict(study):
     assert "random with 4 windows" in folder.curves_md.read_text()
     assert (out / summary.figures[0]).stat().st_size > 10_000
     assert json.loads(folder.summary.read_text())["repeats"] == 2
+
+
+def test_the_figure_draws_every_strategy():
+    """Each strategy the study runs has a line style (disagreement once had none, and its
+    curve was left out of the figure)."""
+    (strategy_type,) = get_args(SelectionStudyOptions.model_fields["strategies"].annotation)
+    assert set(SELECTION_STYLES) == set(get_args(strategy_type))
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ scene), and so on; with `mixed` a share of the suggestions is drawn at random fr
 squares left (so what is labelled is not only what the model finds hard, and scores stay
 unbiased); `random` draws them all. `random` is the default: on Bijie from a Jiuzhaigou
 parent, windows drawn at random taught a fine-tune more than the most uncertain ones
-(entropy) and more than `mixed` at every number of windows from 5 to 20, and more than
-`disagreement` with 5 and 10 (`selection-study`, docs/experiments/new-event-suggest.md).
+(entropy), more than `mixed` and more than `disagreement` at every number of windows from
+5 to 20 (`selection-study`, docs/experiments/new-event-suggest.md).
 
 Each suggestion gets an image chip and a Labelme file pre-filled with the model's polygons
 (predicted with a margin of context around the chip), simplified to about a vertex per

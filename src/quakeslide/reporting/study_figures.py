@@ -113,7 +113,7 @@ def _relative_gain(table: list[dict], folder: Path) -> Path:
     return save_figure(fig, folder / "linknet_vs_unet.png")
 
 
-SELECTION_STYLES = {"uncertainty": "o-", "random": "s--", "mixed": "D-."}
+SELECTION_STYLES = {"uncertainty": "o-", "disagreement": "^-", "random": "s--", "mixed": "D-."}
 
 
 def plot_selection_curves(rows: list[dict], curves: list[dict], folder: Path) -> Path:
