@@ -164,10 +164,13 @@ def markdown_table(report: dict) -> str:
 
 def arithmetic(entry: dict) -> str:
     """What a path of the report does, e.g. "bf16 + channels_last + BN folded (inference)"."""
-    trains_in = entry.get("train_precision", entry["precision"])
-    parts = [entry["precision"]]
-    if trains_in != entry["precision"]:
-        parts = [f"{entry['precision']} (inference)", f"{trains_in} (training)"]
+    infers_in = entry["precision"]
+    trains_in = entry.get("train_precision", infers_in)
+    parts = (
+        [infers_in]
+        if trains_in == infers_in
+        else [f"{infers_in} (inference)", f"{trains_in} (training)"]
+    )
     if entry["channels_last"]:
         both = entry.get("train_channels_last", True)
         parts.append("channels_last" if both else "channels_last (inference)")

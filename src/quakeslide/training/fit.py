@@ -153,8 +153,9 @@ def train(
         asked = config.model if "model" in config.model_fields_set else None
         parent = load_parent(Path(config.init), asked)
         config = config.model_copy(update={"model": parent.meta["model"]})
-    autocast = MODELS[config.model].cls.cpu_training_autocast
-    plan = plan_training(config.device, config.precision, autocast)
+    plan = plan_training(
+        config.device, config.precision, MODELS[config.model].cls.cpu_training_autocast
+    )
     train_set, val_set = _tile_sets(dataset, split, config)
     if parent is not None:
         check_bands(parent, bands=train_set.images[0].shape[0])
